@@ -1,0 +1,375 @@
+"""The hierarchical target: latent quadratic features with power-law weights."""
+
+import numbers
+
+import numpy as np
+
+from . import _theory
+from ._hermite import n_hermite_features, quadratic_features, vec_to_sym
+
+_LINKS = ("identity", "tanh", "quadratic")
+# Rows per batch when evaluating the target: the temporary is n x d x p floats.
+_TARGET_BATCH_ELEMENTS = 2**22
+
+
+def _seed_sequence(random_state):
+    """Turn any sklearn-style ``random_state`` into a numpy ``SeedSequence``."""
+    if random_state is None:
+        return np.random.SeedSequence()
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        if random_state < 0:
+            raise ValueError(
+                f"random_state must be a non-negative integer; got {random_state}."
+            )
+        return np.random.SeedSequence(int(random_state))
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.SeedSequence(int(random_state.randint(2**31 - 1)))
+    if isinstance(random_state, np.random.Generator):
+        return np.random.SeedSequence(int(random_state.integers(2**63 - 1)))
+    if isinstance(random_state, np.random.SeedSequence):
+        return random_state
+    raise TypeError(
+        "random_state must be None, a non-negative int, a numpy RandomState or "
+        f"Generator; got {type(random_state).__name__}."
+    )
+
+
+def _check_int(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer; got {value!r}.")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}; got {value}.")
+    return int(value)
+
+
+def _check_real(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {value!r}.")
+    if not np.isfinite(value) or value < minimum:
+        raise ValueError(f"{name} must be a finite number >= {minimum}; got {value}.")
+    return float(value)
+
+
+class HierarchicalTargetDataset:
+    """A fixed hierarchical target and a source of fresh samples from it.
+
+    The target is drawn once from ``random_state``:
+    ``y = g(s(x)) + noise * xi`` with ``x ~ N(0, I_d)``,
+    ``s(x) = sum_i b_i (h_i(x)^2 - 1)`` and latent quadratic features
+    ``h_i(x) = (x^T A_i x - tr A_i) / sqrt(2)``. The ``A_i`` are Frobenius-
+    orthonormal symmetric matrices and the weights decay as a power law,
+    ``b_i = sigma_i i^-gamma / sqrt(2 sum_j j^-2gamma)`` with random signs.
+
+    Read more in SPEC section 2; the theory of section 4 is available as
+    methods.
+
+    Parameters
+    ----------
+    n_features : int, default=30
+        Input dimension ``d``.
+    n_latent : int, default=None
+        Number ``p`` of latent features; ``round(d ** latent_exponent)`` when
+        None. At most ``D = d (d + 1) / 2``.
+    latent_exponent : float, default=0.5
+        ``eps`` in ``p = round(d ** eps)``; used only when ``n_latent`` is None.
+    decay : float, default=1.0
+        Power-law exponent ``gamma >= 0`` of the weights.
+    link : {'identity', 'tanh', 'quadratic'} or callable, default='identity'
+        Output link ``g``. 'quadratic' is ``s^2 + s - 1``. A callable must map
+        an array of ``s`` values to an array of the same shape.
+    noise : float, default=0.0
+        Standard deviation of the Gaussian label noise.
+    random_state : int, RandomState or Generator, default=None
+        Draws the latent matrices and signs, and seeds the stream of inputs
+        that :meth:`sample` uses when it is called without a seed.
+
+    Attributes
+    ----------
+    latent_matrices : ndarray of shape (n_latent, d, d)
+        The ``A_i``, symmetric and Frobenius-orthonormal.
+    latent_directions : ndarray of shape (n_latent, D)
+        The same as unit vectors of the degree-2 Hermite feature space.
+    weights : ndarray of shape (n_latent,)
+        The signed second-layer weights ``b_i``, by decreasing magnitude.
+    n_latent : int
+        Resolved ``p``.
+
+    See Also
+    --------
+    make_hierarchical_regression : Function form returning ``X, y``.
+    HierarchicalSpectralRegressor : The learner this target is built for.
+
+    References
+    ----------
+    .. [1] "Scaling Laws from Sequential Feature Recovery: A Solvable
+       Hierarchical Model", arXiv:2605.14567, 2026.
+
+    Examples
+    --------
+    >>> from sklearn_hierspectral import HierarchicalTargetDataset
+    >>> dataset = HierarchicalTargetDataset(n_features=10, random_state=0)
+    >>> dataset.n_latent
+    3
+    >>> X, y = dataset.sample(500, random_state=1)
+    >>> X.shape, y.shape
+    ((500, 10), (500,))
+    >>> dataset.predicted_n_recovered(10_000)
+    2
+    """
+
+    def __init__(
+        self,
+        n_features=30,
+        *,
+        n_latent=None,
+        latent_exponent=0.5,
+        decay=1.0,
+        link="identity",
+        noise=0.0,
+        random_state=None,
+    ):
+        self.n_features = _check_int("n_features", n_features, 1)
+        self.latent_exponent = _check_real("latent_exponent", latent_exponent, 0.0)
+        self.decay = _check_real("decay", decay, 0.0)
+        self.noise = _check_real("noise", noise, 0.0)
+        if not (callable(link) or (isinstance(link, str) and link in _LINKS)):
+            raise ValueError(
+                f"link must be one of {_LINKS} or a callable; got {link!r}."
+            )
+        self.link = link
+        self.random_state = random_state
+        D = n_hermite_features(self.n_features)
+        if n_latent is None:
+            n_latent = max(1, int(round(self.n_features**self.latent_exponent)))
+            source = f"round(n_features ** latent_exponent) = {n_latent}"
+        else:
+            n_latent = _check_int("n_latent", n_latent, 1)
+            source = f"n_latent={n_latent}"
+        if n_latent > D:
+            raise ValueError(
+                f"{source} latent features cannot be orthonormal in the "
+                f"D = d(d+1)/2 = {D} dimensional space of symmetric {self.n_features}"
+                f"x{self.n_features} matrices; use at most {D} latent features or a "
+                "larger n_features."
+            )
+        self.n_latent = n_latent
+
+        target_seed, sample_seed = _seed_sequence(random_state).spawn(2)
+        rng = np.random.default_rng(target_seed)
+        gaussian = rng.standard_normal((D, n_latent))
+        # QR of a Gaussian matrix: a uniformly random orthonormal frame.
+        q, r = np.linalg.qr(gaussian)
+        q *= np.sign(np.diag(r))
+        self.latent_directions = np.ascontiguousarray(q.T)
+        self.latent_matrices = vec_to_sym(self.latent_directions, self.n_features)
+        signs = rng.choice(np.array([-1.0, 1.0]), size=n_latent)
+        powers = np.arange(1, n_latent + 1, dtype=float) ** (-self.decay)
+        self.weights = signs * powers / np.sqrt(2.0 * np.sum(powers**2))
+        self._sample_rng = np.random.default_rng(sample_seed)
+        if callable(link):
+            probe = np.asarray(link(np.zeros(3)))
+            if probe.shape != (3,):
+                raise ValueError(
+                    "A callable link must map an array of shape (n,) to one of "
+                    f"shape (n,); on shape (3,) it returned shape {probe.shape}."
+                )
+
+    def __repr__(self):
+        link = self.link if isinstance(self.link, str) else getattr(
+            self.link, "__name__", "callable"
+        )
+        return (
+            f"HierarchicalTargetDataset(n_features={self.n_features}, "
+            f"n_latent={self.n_latent}, decay={self.decay}, link={link!r}, "
+            f"noise={self.noise})"
+        )
+
+    # ------------------------------------------------------------------ target
+    def _check_X(self, X):
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise ValueError(
+                f"X must have shape (n_samples, {self.n_features}); got {X.shape}."
+            )
+        if not np.issubdtype(X.dtype, np.floating):
+            X = X.astype(np.float64)
+        return X
+
+    def latent_features(self, X):
+        """Latent features ``h_i(x)`` of each row of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        H : ndarray of shape (n_samples, n_latent)
+        """
+        X = self._check_X(X)
+        return quadratic_features(X, self.latent_matrices.astype(X.dtype, copy=False))
+
+    def _link(self, s):
+        if self.link == "identity":
+            return s
+        if self.link == "tanh":
+            return np.tanh(s)
+        if self.link == "quadratic":
+            return s**2 + s - 1.0
+        return np.asarray(self.link(s), dtype=s.dtype)
+
+    def second_layer(self, X):
+        """The pre-link hidden value ``s(x) = sum_i b_i (h_i(x)^2 - 1)``."""
+        X = self._check_X(X)
+        out = np.empty(X.shape[0], dtype=X.dtype)
+        batch = max(1, _TARGET_BATCH_ELEMENTS // (self.n_features * self.n_latent))
+        weights = self.weights.astype(X.dtype)
+        matrices = self.latent_matrices.astype(X.dtype)
+        for start in range(0, X.shape[0], batch):
+            H = quadratic_features(X[start : start + batch], matrices)
+            out[start : start + batch] = (H**2 - 1.0) @ weights
+        return out
+
+    def target(self, X):
+        """Noiseless target ``g(s(x))`` of each row of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+        """
+        return self._link(self.second_layer(X))
+
+    def sample(self, n_samples, random_state=None, *, dtype=np.float64):
+        """Draw fresh inputs ``x ~ N(0, I_d)`` and their noisy targets.
+
+        Parameters
+        ----------
+        n_samples : int
+        random_state : int, RandomState or Generator, default=None
+            Seed of this draw. When None, the draw continues the dataset's own
+            stream, so successive calls give fresh, reproducible samples.
+        dtype : {np.float64, np.float32}, default=np.float64
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,)
+        """
+        n_samples = _check_int("n_samples", n_samples, 1)
+        dtype = np.dtype(dtype)
+        if dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be float32 or float64; got {dtype}.")
+        if random_state is None:
+            rng = self._sample_rng
+        else:
+            rng = np.random.default_rng(_seed_sequence(random_state))
+        X = rng.standard_normal((n_samples, self.n_features), dtype=dtype)
+        y = self.target(X)
+        if self.noise > 0:
+            y += self.noise * rng.standard_normal(n_samples, dtype=dtype)
+        return X, y
+
+    # ------------------------------------------------------------------ theory
+    def sample_exponent(self, n_samples):
+        """``alpha = log n / log d``."""
+        return _theory.sample_exponent(n_samples, self.n_features)
+
+    def threshold_exponents(self):
+        """Predicted recovery threshold ``alpha_i`` of each direction."""
+        return _theory.threshold_exponents(self.n_features, self.n_latent, self.decay)
+
+    def threshold_samples(self):
+        """Predicted sample size ``n_i = d^alpha_i`` recovering each direction.
+
+        Asymptotic and up to constants: at small ``d`` a guide, not an identity.
+        """
+        return _theory.threshold_samples(self.n_features, self.n_latent, self.decay)
+
+    def predicted_n_recovered(self, n_samples):
+        """Predicted number of recovered directions at ``n_samples``."""
+        return _theory.predicted_n_recovered(
+            n_samples, self.n_features, self.n_latent, self.decay
+        )
+
+    def predicted_error(self, n_samples):
+        """Predicted normalised test error (variance in unrecovered directions)."""
+        return _theory.predicted_error(
+            n_samples, self.n_features, self.n_latent, self.decay
+        )
+
+    def predicted_exponent(self):
+        """Exponent ``e`` of the predicted scaling law ``NMSE ~ n^e``."""
+        return _theory.predicted_exponent(self.decay)
+
+    def scaling_window(self):
+        """``(alpha_1, alpha_p)``: where the directions are being recovered."""
+        return _theory.scaling_window(self.n_features, self.n_latent, self.decay)
+
+
+def make_hierarchical_regression(
+    n_samples=1000,
+    n_features=30,
+    *,
+    n_latent=None,
+    latent_exponent=0.5,
+    decay=1.0,
+    link="identity",
+    noise=0.0,
+    return_dataset=False,
+    random_state=None,
+):
+    """Generate a regression problem with a hierarchical target.
+
+    The function form of :class:`HierarchicalTargetDataset`: one target and
+    one sample, both drawn from ``random_state``.
+
+    Parameters
+    ----------
+    n_samples : int, default=1000
+    n_features : int, default=30
+    n_latent : int, default=None
+    latent_exponent : float, default=0.5
+    decay : float, default=1.0
+    link : {'identity', 'tanh', 'quadratic'} or callable, default='identity'
+    noise : float, default=0.0
+    return_dataset : bool, default=False
+        Also return the dataset object, which knows the latent directions and
+        the theory.
+    random_state : int, RandomState or Generator, default=None
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,)
+    dataset : HierarchicalTargetDataset
+        Only when ``return_dataset=True``.
+
+    See Also
+    --------
+    HierarchicalTargetDataset : The target as an object with its theory.
+
+    Examples
+    --------
+    >>> from sklearn_hierspectral import make_hierarchical_regression
+    >>> X, y = make_hierarchical_regression(200, 8, random_state=0)
+    >>> X.shape, y.shape
+    ((200, 8), (200,))
+    """
+    target_seed, sample_seed = _seed_sequence(random_state).spawn(2)
+    dataset = HierarchicalTargetDataset(
+        n_features,
+        n_latent=n_latent,
+        latent_exponent=latent_exponent,
+        decay=decay,
+        link=link,
+        noise=noise,
+        random_state=target_seed,
+    )
+    X, y = dataset.sample(n_samples, random_state=sample_seed)
+    if return_dataset:
+        return X, y, dataset
+    return X, y

@@ -1,0 +1,150 @@
+"""Degree-2 Hermite features and the symmetric-matrix <-> vector isometry.
+
+Conventions (SPEC section 2). For ``x`` in ``R^d`` the degree-2 Hermite feature
+map ``Z(x)`` lives in ``R^D`` with ``D = d (d + 1) / 2`` and is ordered row by
+row over the upper triangle ``(i, j), i <= j``:
+
+* ``Z_ii = (x_i^2 - 1) / sqrt(2)``
+* ``Z_ij = x_i x_j`` for ``i < j``.
+
+Under ``x ~ N(0, I_d)`` the coordinates of ``Z`` are centred, have unit variance
+and are uncorrelated. A symmetric matrix ``A`` is mapped to the vector ``a``
+with ``a_ii = A_ii`` and ``a_ij = sqrt(2) A_ij``, so that
+``<a, Z(x)> = (x^T A x - tr A) / sqrt(2)`` and ``||a|| = ||A||_F``.
+
+This module only imports numpy: it is the bottom floor of the package.
+"""
+
+import numpy as np
+
+_INV_SQRT2 = 1.0 / np.sqrt(2.0)
+_SQRT2 = np.sqrt(2.0)
+
+
+def n_hermite_features(n_features):
+    """Number ``D = d (d + 1) / 2`` of degree-2 Hermite features of ``d`` inputs."""
+    return n_features * (n_features + 1) // 2
+
+
+def hermite_features(X, *, out=None, row_scale=None):
+    """Degree-2 Hermite features ``Z(x)`` of each row of ``X``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, d)
+        Inputs, assumed standardised.
+    out : ndarray of shape (n_samples, D), default=None
+        Buffer to write into; reused across batches by the passes so that no
+        memory is allocated per batch.
+    row_scale : ndarray of shape (n_samples,), default=None
+        If given, row ``mu`` of the result is multiplied by ``row_scale[mu]``;
+        fused into the construction so it costs no extra pass over memory.
+
+    Returns
+    -------
+    Z : ndarray of shape (n_samples, D)
+    """
+    n_samples, d = X.shape
+    if out is None:
+        out = np.empty((n_samples, n_hermite_features(d)), dtype=X.dtype)
+    if row_scale is None:
+        left = X
+    else:
+        left = X * row_scale[:, None]
+    # One contiguous column block per row i of the upper triangle: d vectorised
+    # products instead of a fancy-indexed gather, which is several times slower.
+    offset = 0
+    for i in range(d):
+        width = d - i
+        block = out[:, offset : offset + width]
+        np.multiply(left[:, i : i + 1], X[:, i:], out=block)
+        if row_scale is None:
+            block[:, 0] -= 1.0
+        else:
+            block[:, 0] -= row_scale
+        block[:, 0] *= _INV_SQRT2
+        offset += width
+    return out
+
+
+def _triu_weights(d, dtype=np.float64):
+    """Per-coordinate factor mapping matrix entries to vector entries."""
+    rows, cols = np.triu_indices(d)
+    weights = np.where(rows == cols, 1.0, _SQRT2).astype(dtype)
+    return rows, cols, weights
+
+
+def sym_to_vec(matrices):
+    """Map symmetric matrices to vectors isometrically (Frobenius -> Euclidean).
+
+    Parameters
+    ----------
+    matrices : ndarray of shape (..., d, d)
+
+    Returns
+    -------
+    vectors : ndarray of shape (..., D)
+    """
+    matrices = np.asarray(matrices)
+    d = matrices.shape[-1]
+    rows, cols, weights = _triu_weights(d, matrices.dtype)
+    sym = 0.5 * (matrices + np.swapaxes(matrices, -1, -2))
+    return sym[..., rows, cols] * weights
+
+
+def vec_to_sym(vectors, n_features=None):
+    """Inverse of :func:`sym_to_vec`.
+
+    Parameters
+    ----------
+    vectors : ndarray of shape (..., D)
+    n_features : int, default=None
+        ``d``; inferred from ``D`` when not given.
+
+    Returns
+    -------
+    matrices : ndarray of shape (..., d, d), symmetric
+    """
+    vectors = np.asarray(vectors)
+    D = vectors.shape[-1]
+    if n_features is None:
+        n_features = int(round((np.sqrt(8 * D + 1) - 1) / 2))
+    if n_hermite_features(n_features) != D:
+        raise ValueError(
+            f"A vector of length {D} is not the upper triangle of a square "
+            "symmetric matrix."
+        )
+    rows, cols, weights = _triu_weights(n_features, vectors.dtype)
+    out = np.zeros(vectors.shape[:-1] + (n_features, n_features), dtype=vectors.dtype)
+    values = vectors / weights
+    out[..., rows, cols] = values
+    out[..., cols, rows] = values
+    return out
+
+
+def quadratic_features(X, matrices):
+    """``h_k(x) = (x^T A_k x - tr A_k) / sqrt(2)`` for each row and matrix.
+
+    One BLAS-3 product ``X @ [A_1 ... A_k]`` followed by a contraction with
+    ``X``; the cost is ``O(n d^2 k)`` with ``O(n d k)`` temporary memory, so the
+    caller batches over rows.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, d)
+    matrices : ndarray of shape (k, d, d), symmetric
+
+    Returns
+    -------
+    H : ndarray of shape (n_samples, k)
+    """
+    n_samples, d = X.shape
+    k = matrices.shape[0]
+    if k == 0:
+        return np.zeros((n_samples, 0), dtype=X.dtype)
+    stacked = np.ascontiguousarray(np.transpose(matrices, (1, 0, 2))).reshape(d, k * d)
+    XA = (X @ stacked).reshape(n_samples, k, d)
+    quad = np.einsum("nkd,nd->nk", XA, X, optimize=False)
+    traces = np.trace(matrices, axis1=1, axis2=2)
+    return (quad - traces) * _INV_SQRT2
+
