@@ -113,7 +113,7 @@ class HierarchicalTargetDataset:
     >>> X, y = dataset.sample(500, random_state=1)
     >>> X.shape, y.shape
     ((500, 10), (500,))
-    >>> dataset.predicted_n_recovered(10_000)
+    >>> dataset.predicted_n_recovered(500)
     2
     """
 

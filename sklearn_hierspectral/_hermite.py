@@ -146,5 +146,6 @@ def quadratic_features(X, matrices):
     XA = (X @ stacked).reshape(n_samples, k, d)
     quad = np.einsum("nkd,nd->nk", XA, X, optimize=False)
     traces = np.trace(matrices, axis1=1, axis2=2)
-    return (quad - traces) * _INV_SQRT2
+    # Cast the constant: a numpy float64 scalar would promote float32 to float64.
+    return (quad - traces) * quad.dtype.type(_INV_SQRT2)
 

@@ -52,6 +52,10 @@ def sample_exponent(n_samples, n_features):
     n_samples = np.asarray(n_samples, dtype=float)
     if np.any(n_samples <= 0):
         raise ValueError("n_samples must be positive to compute log n / log d.")
+    if not isinstance(n_features, numbers.Real) or not n_features > 1:
+        raise ValueError(
+            f"n_features must be > 1 to compute log n / log d; got {n_features!r}."
+        )
     return np.log(n_samples) / np.log(n_features)
 
 
@@ -107,10 +111,10 @@ def predicted_n_recovered(n_samples, n_features, n_latent, decay, *, hermite_deg
     -------
     m : int or ndarray of int, same shape as ``n_samples``
     """
-    alpha = sample_exponent(n_samples, n_features)
     alpha_1 = threshold_exponents(
         n_features, n_latent, decay, hermite_degree=hermite_degree
     )[0]
+    alpha = sample_exponent(n_samples, n_features)
     if decay == 0:
         m = np.where(alpha >= alpha_1 - _ROUNDING_SLACK, n_latent, 0)
     else:
@@ -127,6 +131,13 @@ def tail_error(n_recovered, n_latent, decay):
 
     ``R = sum_{j > m} j^(-2 gamma) / sum_{j <= p} j^(-2 gamma)``.
     """
+    _check_theory_args(2, n_latent, decay)
+    m = np.asarray(n_recovered)
+    if np.any(m < 0) or np.any(m > n_latent) or np.any(m != np.floor(m)):
+        raise ValueError(
+            f"n_recovered must be integers in [0, n_latent={n_latent}]; "
+            f"got {n_recovered!r}."
+        )
     variances = np.arange(1, n_latent + 1, dtype=float) ** (-2.0 * decay)
     # Tail sums, so that R(m) is one lookup: tails[m] = sum_{j > m}.
     tails = np.concatenate([np.cumsum(variances[::-1])[::-1], [0.0]])

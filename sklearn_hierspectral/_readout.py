@@ -1,0 +1,261 @@
+"""Layer 2: readouts from learned quadratic features to the residual target.
+
+Two heads (SPEC section 3, item 5), both linear in the same design
+``[1, h_j, h_j h_i (i < j), h_j^2 - 1]``:
+
+* ``'quadratic'``: ridge regression on the design;
+* ``'moment'``: the published head, ``B = (1/2n) sum r (h h^T - I)`` and
+  ``s = h^T B h - tr B = sum_j B_jj (h_j^2 - 1) + 2 sum_{i<j} B_ij h_i h_j``,
+  followed by an affine least-squares calibration. Its statistics are the
+  design's products with ``r``, so it needs no Gram matrix.
+
+The design columns are ordered component by component, so the design of the
+first ``k`` components is a prefix of the design of the first ``k + 1``: one
+set of statistics serves every ``k`` when the number of components is chosen
+by cross-validation, and one matrix product predicts for all of them.
+
+An optional univariate polynomial of degree ``link_degree`` fitted on the
+readout output (link calibration) approximates a non-identity link.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import linalg
+
+from ._passes import symmetrize_upper, syrk_accumulate
+
+
+def n_design_columns(n_components):
+    """Columns of the quadratic design of ``n_components`` features."""
+    return 1 + n_components * (n_components + 3) // 2
+
+
+def quadratic_design(H):
+    """``[1, h_0, h_0^2 - 1, h_1, h_1 h_0, h_1^2 - 1, ...]`` for each row of ``H``.
+
+    Parameters
+    ----------
+    H : ndarray of shape (n_samples, k)
+
+    Returns
+    -------
+    design : ndarray of shape (n_samples, 1 + k (k + 3) / 2)
+    """
+    n_samples, k = H.shape
+    design = np.empty((n_samples, n_design_columns(k)), dtype=H.dtype)
+    design[:, 0] = 1.0
+    column = 1
+    for j in range(k):
+        design[:, column] = H[:, j]
+        np.multiply(H[:, :j], H[:, j : j + 1], out=design[:, column + 1 : column + 1 + j])
+        design[:, column + 1 + j] = H[:, j] ** 2 - 1.0
+        column += j + 2
+    return design
+
+
+def _pair_columns(k):
+    """Design columns of ``h_i h_j`` (i < j) and of ``h_j^2 - 1``, per ``j``."""
+    offdiag_i, offdiag_j, offdiag_col, diag_col = [], [], [], []
+    column = 1
+    for j in range(k):
+        for i in range(j):
+            offdiag_i.append(i)
+            offdiag_j.append(j)
+            offdiag_col.append(column + 1 + i)
+        diag_col.append(column + 1 + j)
+        column += j + 2
+    return (
+        np.asarray(offdiag_i, dtype=np.intp),
+        np.asarray(offdiag_j, dtype=np.intp),
+        np.asarray(offdiag_col, dtype=np.intp),
+        np.asarray(diag_col, dtype=np.intp),
+    )
+
+
+def moment_matrix(design_rhs, n_samples, k):
+    """``B = (1/2n) sum r (h h^T - I)`` from the design's products with ``r``."""
+    offdiag_i, offdiag_j, offdiag_col, diag_col = _pair_columns(k)
+    B = np.zeros((k, k))
+    B[offdiag_i, offdiag_j] = design_rhs[offdiag_col]
+    B[offdiag_j, offdiag_i] = design_rhs[offdiag_col]
+    B[np.arange(k), np.arange(k)] = design_rhs[diag_col]
+    return B / (2.0 * n_samples)
+
+
+def moment_design_coef(B):
+    """Design weights that compute ``h^T B h - tr B``."""
+    k = B.shape[0]
+    offdiag_i, offdiag_j, offdiag_col, diag_col = _pair_columns(k)
+    coef = np.zeros(n_design_columns(k))
+    coef[offdiag_col] = 2.0 * B[offdiag_i, offdiag_j]
+    coef[diag_col] = np.diag(B)
+    return coef
+
+
+@dataclass
+class Readout:
+    """A fitted second layer on the first ``n_components`` learned features.
+
+    ``coef`` weighs the quadratic design; ``calibration``, when set, is a
+    polynomial (lowest degree first) of the standardised design output.
+    """
+
+    kind: str
+    n_components: int
+    coef: np.ndarray
+    calibration: np.ndarray = None
+    output_mean: float = 0.0
+    output_scale: float = 1.0
+
+    def calibrate(self, output):
+        if self.calibration is None:
+            return output
+        u = (output - self.output_mean) / self.output_scale
+        return np.polynomial.polynomial.polyval(u, self.calibration)
+
+    def predict(self, H):
+        design = quadratic_design(H[:, : self.n_components])
+        return self.calibrate(design @ self.coef)
+
+
+def path_predictions(readouts, H):
+    """Predictions of nested readouts, from one design and one product.
+
+    Parameters
+    ----------
+    readouts : list of Readout
+        Readouts on prefixes of the columns of ``H``.
+    H : ndarray of shape (n_samples, k_max)
+
+    Returns
+    -------
+    predictions : ndarray of shape (n_samples, len(readouts))
+    """
+    design = quadratic_design(H[:, : max(r.n_components for r in readouts)])
+    weights = np.zeros((design.shape[1], len(readouts)))
+    for index, readout in enumerate(readouts):
+        weights[: readout.coef.size, index] = readout.coef
+    outputs = design @ weights
+    for index, readout in enumerate(readouts):
+        outputs[:, index] = readout.calibrate(outputs[:, index])
+    return outputs
+
+
+class ReadoutAccumulator:
+    """Additive statistics of a readout on up to ``max_components`` features.
+
+    ``update`` takes batches; ``solve`` returns a readout for each requested
+    number of components from the same statistics.
+    """
+
+    def __init__(self, kind, max_components):
+        self.kind = kind
+        self.max_components = max_components
+        self.n_samples = 0
+        size = n_design_columns(max_components)
+        self.rhs = np.zeros(size)
+        self.gram = np.zeros((size, size), order="F") if kind == "quadratic" else None
+
+    def update(self, H, r):
+        design = quadratic_design(H[:, : self.max_components])
+        self.n_samples += design.shape[0]
+        self.rhs += design.T @ r
+        if self.gram is not None:
+            syrk_accumulate(self.gram, design)
+
+    def solve(self, n_components_list, alpha):
+        """Readouts on the first ``k`` features for each ``k`` requested."""
+        if self.n_samples == 0:
+            raise ValueError("The readout has seen no samples.")
+        n = self.n_samples
+        gram = symmetrize_upper(self.gram) / n if self.gram is not None else None
+        readouts = []
+        for k in n_components_list:
+            size = n_design_columns(k)
+            if self.kind == "quadratic":
+                # No penalty on the intercept: it absorbs the residual's mean.
+                penalty = alpha * np.r_[0.0, np.ones(size - 1)]
+                system = gram[:size, :size] + np.diag(penalty)
+                coef = _solve_symmetric(system, self.rhs[:size] / n)
+            else:
+                coef = moment_design_coef(moment_matrix(self.rhs, n, k))
+            readouts.append(Readout(self.kind, int(k), coef))
+        return readouts
+
+
+def _solve_symmetric(system, rhs):
+    """Solve a small symmetric positive semi-definite system robustly."""
+    try:
+        return linalg.solve(system, rhs, assume_a="pos", check_finite=False)
+    except (linalg.LinAlgError, ValueError):
+        return linalg.lstsq(system, rhs, check_finite=False)[0]
+
+
+class CalibrationAccumulator:
+    """Least-squares fit of a polynomial of each readout's output to ``r``.
+
+    The moment head always gets at least an affine calibration; the quadratic
+    head, already a least-squares fit, only when ``degree > 1``. Outputs are
+    standardised (first pass: ``observe``) before forming powers, so that
+    degree 5 stays well conditioned.
+    """
+
+    def __init__(self, readouts, degree):
+        self.readouts = readouts
+        self.degrees = [
+            max(degree, 1) if readout.kind == "moment" else degree for readout in readouts
+        ]
+        self.active = [
+            readout.kind == "moment" or degree > 1 for readout in readouts
+        ]
+        self._count = 0
+        self._sums = np.zeros(len(readouts))
+        self._sq_sums = np.zeros(len(readouts))
+        self.grams = [np.zeros((g + 1, g + 1)) for g in self.degrees]
+        self.rhs = [np.zeros(g + 1) for g in self.degrees]
+
+    @property
+    def needed(self):
+        return any(self.active)
+
+    def _raw_outputs(self, H):
+        return path_predictions(
+            [Readout(r.kind, r.n_components, r.coef) for r in self.readouts], H
+        )
+
+    def observe(self, H):
+        """First pass: the mean and scale of each readout's output."""
+        outputs = self._raw_outputs(H)
+        self._sums += outputs.sum(axis=0)
+        self._sq_sums += (outputs**2).sum(axis=0)
+        self._count += H.shape[0]
+
+    def finish_observing(self):
+        means = self._sums / self._count
+        variances = np.maximum(self._sq_sums / self._count - means**2, 0.0)
+        for index, readout in enumerate(self.readouts):
+            if self.active[index]:
+                readout.output_mean = means[index]
+                readout.output_scale = (
+                    np.sqrt(variances[index]) if variances[index] > 1e-24 else 1.0
+                )
+
+    def update(self, H, r):
+        outputs = self._raw_outputs(H)
+        for index, readout in enumerate(self.readouts):
+            if not self.active[index]:
+                continue
+            u = (outputs[:, index] - readout.output_mean) / readout.output_scale
+            powers = np.vander(u, self.degrees[index] + 1, increasing=True)
+            self.grams[index] += powers.T @ powers
+            self.rhs[index] += powers.T @ r
+
+    def solve(self):
+        for index, readout in enumerate(self.readouts):
+            if not self.active[index]:
+                continue
+            gram = self.grams[index]
+            ridge = 1e-10 * max(np.trace(gram), 1e-300) * np.eye(gram.shape[0])
+            readout.calibration = _solve_symmetric(gram + ridge, self.rhs[index])
+        return self.readouts

@@ -1,0 +1,396 @@
+"""Layer 1 of the hierarchical spectral learner (SPEC section 3, items 0-4).
+
+The fit is three passes over the samples, each a sum of BLAS-3 products over
+batches:
+
+1. column moments of ``X`` (preprocessing);
+2. the Gram matrix of ``[1, x, Z(x)]`` and its product with ``y``: the
+   low-degree (degree <= 2 Hermite) part of the target, removed by least
+   squares ("deflation");
+3. the spectral matrix ``C = (1/n) sum r (Z Z^T - I)`` of the residual ``r``,
+   accumulated per cross-validation fold so that layer 1 can be refitted
+   without each fold at no extra cost.
+
+Then an eigendecomposition ranks components by ``|eigenvalue|`` and, for
+``n_components='auto'``, a cross-validated readout error picks how many to
+keep.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import linalg, optimize
+from sklearn.utils import check_random_state
+
+from ._hermite import hermite_features, n_hermite_features, quadratic_features, vec_to_sym
+from ._memory import available_memory_bytes, format_bytes
+from ._passes import (
+    Standardizer,
+    batch_slices,
+    column_moments,
+    resolve_batch_size,
+    symmetrize_upper,
+    syrk_accumulate,
+    weighted_hermite_gram,
+)
+from ._readout import CalibrationAccumulator, ReadoutAccumulator, path_predictions
+
+#: Least squares deflation needs this many samples per fitted coefficient;
+#: below it the fit would absorb a large share of the signal of higher degree.
+LEAST_SQUARES_SAMPLES_PER_COEF = 4
+#: Rows on which each fold's readout is trained during component selection.
+CV_READOUT_MAX_SAMPLES = 30_000
+
+
+def _semicircle_median():
+    """Median of ``|t|`` under the semicircle law on ``[-1, 1]``."""
+
+    def cdf_minus_half(t):
+        return (2.0 / np.pi) * (t * np.sqrt(1.0 - t * t) + np.arcsin(t)) - 0.5
+
+    return optimize.brentq(cdf_minus_half, 0.0, 1.0)
+
+
+#: The bulk edge of a semicircle is its median |eigenvalue| divided by this.
+SEMICIRCLE_MEDIAN = _semicircle_median()
+
+
+@dataclass
+class Layer1Fit:
+    """What layer 1 learned; the estimators copy it into fitted attributes."""
+
+    standardizer: Standardizer
+    y_mean: float
+    y_scale: float
+    deflation: str
+    low_degree_coef: np.ndarray  # [intercept, linear (d), Hermite (D)] or None
+    spectrum: np.ndarray  # all eigenvalues of C, by decreasing |value|
+    eigenvectors: np.ndarray  # (D, n_kept) columns, same order
+    n_components: int
+    noise_edge: float
+    cv_errors: np.ndarray  # (max_components + 1,) or None
+    cv_errors_se: np.ndarray
+    residual: np.ndarray  # training residual on the scaled target (not stored)
+
+    @property
+    def components(self):
+        d = self.standardizer.mean.shape[0]
+        vectors = self.eigenvectors[:, : self.n_components].T
+        return vec_to_sym(vectors, d)
+
+
+def make_standardizer(X, whiten, batch_size):
+    """Centre and scale (or whiten) from batched moments; constant columns kept."""
+    mean, cov = column_moments(X, batch_size)
+    variances = np.diag(cov).copy()
+    tiny = np.finfo(np.float64).eps * max(1.0, float(np.max(np.abs(mean), initial=0.0)) ** 2)
+    if not whiten:
+        scale = np.sqrt(variances)
+        scale[variances <= tiny] = 1.0
+        return Standardizer(mean=mean, scale=scale)
+    eigvals, eigvecs = linalg.eigh(cov)
+    floor = max(eigvals.max(initial=0.0), 0.0) * 1e-12 + tiny
+    inv_sqrt = np.where(eigvals > floor, 1.0 / np.sqrt(np.maximum(eigvals, floor)), 0.0)
+    matrix = (eigvecs * inv_sqrt) @ eigvecs.T
+    return Standardizer(mean=mean, scale=np.sqrt(np.maximum(variances, tiny)), matrix=matrix)
+
+
+def low_degree_design(Xpre, out):
+    """``[1, x, Z(x)]`` of a batch, written into ``out``."""
+    d = Xpre.shape[1]
+    out[:, 0] = 1.0
+    out[:, 1 : 1 + d] = Xpre
+    hermite_features(Xpre, out=out[:, 1 + d :])
+    return out
+
+
+def low_degree_part(Xpre, coef):
+    """Degree <= 2 part ``c_0 + <c_x, x> + <c_Z, Z(x)>`` without forming ``Z``."""
+    d = Xpre.shape[1]
+    B = vec_to_sym(coef[1 + d :], d)
+    quad = quadratic_features(Xpre, B[None])[:, 0]
+    return coef[0] + Xpre @ coef[1 : 1 + d] + quad
+
+
+def resolve_deflation(deflate, n_samples, n_features):
+    """'least-squares', 'moment' or 'none' from the user's ``deflate``."""
+    if deflate is False:
+        return "none"
+    if deflate is True:
+        n_coef = 1 + n_features + n_hermite_features(n_features)
+        if n_samples >= LEAST_SQUARES_SAMPLES_PER_COEF * n_coef:
+            return "least-squares"
+        return "moment"
+    return deflate
+
+
+def fit_low_degree(X, y_scaled, standardizer, method, batch_size):
+    """Coefficients of the degree <= 2 Hermite part of the scaled target."""
+    n_samples, d = X.shape
+    n_coef = 1 + d + n_hermite_features(d)
+    buffer = np.empty((min(batch_size, n_samples), n_coef))
+    rhs = np.zeros(n_coef)
+    gram = np.zeros((n_coef, n_coef), order="F") if method == "least-squares" else None
+    for rows in batch_slices(n_samples, batch_size):
+        F = low_degree_design(standardizer.apply(X[rows]), buffer[: rows.stop - rows.start])
+        rhs += F.T @ y_scaled[rows]
+        if gram is not None:
+            syrk_accumulate(gram, F)
+    if gram is None:
+        # Moment estimate: under N(0, I) the design has identity covariance.
+        return rhs / n_samples
+    gram = symmetrize_upper(gram) / n_samples
+    # A whisper of ridge keeps duplicated or constant columns solvable and
+    # leaves a well-posed fit untouched.
+    ridge = 1e-10 * np.trace(gram) / n_coef
+    return linalg.solve(
+        gram + ridge * np.eye(n_coef), rhs / n_samples, assume_a="pos", check_finite=False
+    )
+
+
+def dense_memory_bytes(n_features, n_folds):
+    """Memory of the dense solver: one D x D accumulator per fold, eigh work."""
+    D = n_hermite_features(n_features)
+    return 8 * D * D * (n_folds + 4)
+
+
+def check_dense_memory(n_features, n_folds):
+    needed = dense_memory_bytes(n_features, n_folds)
+    available = available_memory_bytes()
+    if available is not None and needed > 0.8 * available:
+        D = n_hermite_features(n_features)
+        raise MemoryError(
+            f"The dense layer-1 solver needs {format_bytes(needed)} for "
+            f"{n_folds} D x D matrices with D = d(d+1)/2 = {D}, but only "
+            f"{format_bytes(available)} is available. Reduce n_features (for example "
+            "with a projection before this step), use an integer n_components "
+            "(one matrix instead of one per fold), or run on a larger machine."
+        )
+
+
+def spectral_matrices(X, y_scaled, standardizer, low_coef, fold_ids, n_folds, batch_size):
+    """Per-fold sums ``sum r Z Z^T`` and ``sum r``, and the residual ``r``."""
+    n_samples, d = X.shape
+    D = n_hermite_features(d)
+    accumulators = [np.zeros((D, D), order="F") for _ in range(n_folds)]
+    residual_sums = np.zeros(n_folds)
+    residual = np.empty(n_samples)
+    buffer = np.empty((min(batch_size, n_samples), D))
+    for rows in batch_slices(n_samples, batch_size):
+        Xpre = standardizer.apply(X[rows])
+        r = y_scaled[rows]
+        if low_coef is not None:
+            r = r - low_degree_part(Xpre, low_coef)
+        residual[rows] = r
+        groups = None if fold_ids is None else fold_ids[rows]
+        weighted_hermite_gram(Xpre, r, buffer, accumulators, groups)
+        if groups is None:
+            residual_sums[0] += r.sum()
+        else:
+            residual_sums += np.bincount(groups, weights=r, minlength=n_folds)
+    return [symmetrize_upper(acc) for acc in accumulators], residual_sums, residual
+
+
+def ranked_eigh(matrix, n_keep=None):
+    """Eigenpairs by decreasing ``|eigenvalue|``, signs fixed deterministically."""
+    eigvals, eigvecs = linalg.eigh(matrix, check_finite=False, driver="evd")
+    order = np.argsort(-np.abs(eigvals), kind="stable")
+    if n_keep is not None:
+        order = order[:n_keep]
+    eigvals = eigvals[order]
+    eigvecs = eigvecs[:, order]
+    # Largest entry of each eigenvector positive, as sklearn's svd_flip does.
+    signs = np.sign(eigvecs[np.argmax(np.abs(eigvecs), axis=0), np.arange(eigvecs.shape[1])])
+    signs[signs == 0] = 1.0
+    return eigvals, eigvecs * signs
+
+
+def noise_edge(eigenvalues):
+    """Bulk edge estimated from the median ``|eigenvalue|`` (semicircle fit).
+
+    Robust to the few outlying spikes; at finite ``d`` the bulk is wider than
+    a pure-noise null, which this estimate follows because it is measured on
+    the spectrum itself. A diagnostic only: components are chosen by
+    cross-validated error, not by this edge.
+    """
+    return float(np.median(np.abs(eigenvalues)) / SEMICIRCLE_MEDIAN)
+
+
+def one_standard_error_choice(mean_errors, standard_errors):
+    """Smallest ``k`` whose error is within one standard error of the best."""
+    best = int(np.argmin(mean_errors))
+    threshold = mean_errors[best] + standard_errors[best]
+    return int(np.flatnonzero(mean_errors <= threshold)[0])
+
+
+def select_n_components(
+    X,
+    standardizer,
+    residual,
+    fold_matrices,
+    fold_residual_sums,
+    fold_ids,
+    *,
+    max_components,
+    readout,
+    alpha,
+    link_degree,
+    batch_size,
+    random_state,
+):
+    """Cross-validated readout error for ``k = 0 .. max_components``.
+
+    Layer 1 is refitted without each held-out fold (its spectral matrix is the
+    total minus the fold's share), the readout is trained on rows outside the
+    fold and scored on the fold. Returns the mean squared errors, their
+    standard errors and the ``k`` picked by the one-standard-error rule.
+    """
+    n_samples, d = X.shape
+    n_folds = len(fold_matrices)
+    total_matrix = sum(fold_matrices)
+    total_residual = fold_residual_sums.sum()
+    fold_sizes = np.bincount(fold_ids, minlength=n_folds)
+    k_values = np.arange(max_components + 1)
+    error_sums = np.zeros(max_components + 1)
+    error_sq_sums = np.zeros(max_components + 1)
+    rng = check_random_state(random_state)
+    for fold in range(n_folds):
+        n_train = n_samples - fold_sizes[fold]
+        C_train = (total_matrix - fold_matrices[fold]) / n_train
+        C_train[np.diag_indices_from(C_train)] -= (
+            total_residual - fold_residual_sums[fold]
+        ) / n_train
+        _, vectors = ranked_eigh(C_train, max_components)
+        matrices = vec_to_sym(vectors.T, d)
+
+        train_rows = np.flatnonzero(fold_ids != fold)
+        if train_rows.size > CV_READOUT_MAX_SAMPLES:
+            train_rows = np.sort(rng.choice(train_rows, CV_READOUT_MAX_SAMPLES, replace=False))
+        readouts = fit_readouts(
+            X, standardizer, residual, matrices, train_rows,
+            readout=readout, n_components_list=k_values[1:], alpha=alpha,
+            link_degree=link_degree, batch_size=batch_size,
+        )
+        baseline = residual[train_rows].mean()
+        held_out = np.flatnonzero(fold_ids == fold)
+        for chunk in batch_slices(held_out.size, batch_size):
+            rows = held_out[chunk]
+            H = quadratic_features(standardizer.apply(X[rows]), matrices)
+            r = residual[rows]
+            errors = np.empty((rows.size, max_components + 1))
+            errors[:, 0] = (r - baseline) ** 2
+            errors[:, 1:] = (r[:, None] - path_predictions(readouts, H)) ** 2
+            error_sums += errors.sum(axis=0)
+            error_sq_sums += (errors**2).sum(axis=0)
+    mean_errors = error_sums / n_samples
+    variances = np.maximum(error_sq_sums / n_samples - mean_errors**2, 0.0)
+    standard_errors = np.sqrt(variances / n_samples)
+    return mean_errors, standard_errors, one_standard_error_choice(mean_errors, standard_errors)
+
+
+def fit_readouts(
+    X, standardizer, residual, matrices, rows, *, readout, n_components_list,
+    alpha, link_degree, batch_size,
+):
+    """Readouts on the first ``k`` learned features, for each ``k`` listed.
+
+    ``rows`` selects the training rows (None: all of them).
+
+    One pass accumulates the readout statistics of the largest ``k`` (smaller
+    ones are prefixes); the calibration, when needed, takes two more passes
+    over the same rows.
+    """
+    k_max = int(max(n_components_list))
+    accumulator = ReadoutAccumulator(readout, k_max)
+
+    def feature_batches():
+        n_rows = X.shape[0] if rows is None else rows.size
+        for chunk in batch_slices(n_rows, batch_size):
+            batch_rows = chunk if rows is None else rows[chunk]
+            yield (
+                quadratic_features(standardizer.apply(X[batch_rows]), matrices[:k_max]),
+                residual[batch_rows],
+            )
+
+    for H, r in feature_batches():
+        accumulator.update(H, r)
+    readouts = accumulator.solve(n_components_list, alpha)
+    calibration = CalibrationAccumulator(readouts, link_degree)
+    if calibration.needed:
+        for H, _ in feature_batches():
+            calibration.observe(H)
+        calibration.finish_observing()
+        for H, r in feature_batches():
+            calibration.update(H, r)
+        calibration.solve()
+    return readouts
+
+
+def fit_layer1(
+    X,
+    y,
+    *,
+    n_components,
+    max_components,
+    deflate,
+    whiten,
+    cv,
+    readout,
+    alpha,
+    link_degree,
+    batch_size,
+    random_state,
+):
+    """Fit layer 1 on validated ``X`` (n, d) and ``y`` (n,)."""
+    n_samples, d = X.shape
+    D = n_hermite_features(d)
+    batch_size = resolve_batch_size(batch_size, 1 + d + D)
+    auto = n_components == "auto"
+    max_components = min(max_components, D) if auto else n_components
+    n_folds = cv if auto else 1
+    check_dense_memory(d, n_folds)
+
+    standardizer = make_standardizer(X, whiten, batch_size)
+    y_mean = float(np.mean(y))
+    y_scale = float(np.std(y))
+    if not np.isfinite(y_scale) or y_scale <= np.finfo(np.float64).eps * max(1.0, abs(y_mean)):
+        y_scale = 1.0
+    y_scaled = (np.asarray(y, dtype=np.float64) - y_mean) / y_scale
+
+    deflation = resolve_deflation(deflate, n_samples, d)
+    low_coef = None
+    if deflation != "none":
+        low_coef = fit_low_degree(X, y_scaled, standardizer, deflation, batch_size)
+
+    rng = check_random_state(random_state)
+    fold_ids = None
+    if auto:
+        fold_ids = (rng.permutation(n_samples) % n_folds).astype(np.intp)
+    fold_matrices, fold_residual_sums, residual = spectral_matrices(
+        X, y_scaled, standardizer, low_coef, fold_ids, n_folds, batch_size
+    )
+    C = sum(fold_matrices) / n_samples
+    C[np.diag_indices_from(C)] -= fold_residual_sums.sum() / n_samples
+    spectrum, eigenvectors = ranked_eigh(C)
+
+    cv_errors = cv_errors_se = None
+    if auto:
+        cv_errors, cv_errors_se, n_components = select_n_components(
+            X, standardizer, residual, fold_matrices, fold_residual_sums, fold_ids,
+            max_components=max_components, readout=readout, alpha=alpha,
+            link_degree=link_degree, batch_size=batch_size, random_state=rng,
+        )
+    return Layer1Fit(
+        standardizer=standardizer,
+        y_mean=y_mean,
+        y_scale=y_scale,
+        deflation=deflation,
+        low_degree_coef=low_coef,
+        spectrum=spectrum,
+        eigenvectors=eigenvectors[:, :max_components],
+        n_components=int(n_components),
+        noise_edge=noise_edge(spectrum),
+        cv_errors=cv_errors,
+        cv_errors_se=cv_errors_se,
+        residual=residual,
+    )

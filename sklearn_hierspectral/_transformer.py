@@ -1,0 +1,306 @@
+"""Layer 1 as a scikit-learn transformer: supervised spectral quadratic features."""
+
+import numbers
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._hermite import n_hermite_features, quadratic_features
+from ._passes import batch_slices, resolve_batch_size
+from ._spectral import fit_layer1
+
+
+class _BaseHierarchicalSpectral(BaseEstimator):
+    """Parameters, layer-1 fit and feature map shared by the two estimators."""
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
+        "max_components": [Interval(Integral, 1, None, closed="left")],
+        "deflate": ["boolean", StrOptions({"least-squares", "moment"})],
+        "whiten": ["boolean"],
+        "cv": [Interval(Integral, 2, None, closed="left")],
+        "readout": [StrOptions({"quadratic", "moment"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "link_degree": [Interval(Integral, 1, None, closed="left")],
+        "solver": [StrOptions({"auto", "dense"})],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        n_components="auto",
+        *,
+        max_components=20,
+        deflate=True,
+        whiten=False,
+        cv=5,
+        readout="quadratic",
+        alpha=1e-4,
+        link_degree=1,
+        solver="auto",
+        batch_size=None,
+        random_state=None,
+    ):
+        self.n_components = n_components
+        self.max_components = max_components
+        self.deflate = deflate
+        self.whiten = whiten
+        self.cv = cv
+        self.readout = readout
+        self.alpha = alpha
+        self.link_degree = link_degree
+        self.solver = solver
+        self.batch_size = batch_size
+        self.random_state = random_state
+
+    def _validate_fit_data(self, X, y):
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            dtype=[np.float64, np.float32],
+            y_numeric=True,
+            ensure_min_samples=2,
+        )
+        n_samples, n_features = X.shape
+        D = n_hermite_features(n_features)
+        if isinstance(self.n_components, numbers.Integral) and self.n_components > D:
+            raise ValueError(
+                f"n_components={self.n_components} is larger than the number of "
+                f"quadratic directions D = d(d+1)/2 = {D} of {n_features} input "
+                f"feature(s); use at most {D}, or n_components='auto'."
+            )
+        if self.n_components == "auto" and n_samples < self.cv:
+            raise ValueError(
+                f"n_components='auto' cross-validates over cv={self.cv} folds and "
+                f"needs at least {self.cv} samples; got {n_samples}. Pass an integer "
+                "n_components or a smaller cv."
+            )
+        return X, y
+
+    def _fit_layer1(self, X, y):
+        """Fit layer 1, set the fitted attributes and return the fit record."""
+        fit = fit_layer1(
+            X,
+            y,
+            n_components=self.n_components,
+            max_components=self.max_components,
+            deflate=self.deflate,
+            whiten=self.whiten,
+            cv=self.cv,
+            readout=self.readout,
+            alpha=self.alpha,
+            link_degree=self.link_degree,
+            batch_size=self.batch_size,
+            random_state=self.random_state,
+        )
+        self._standardizer = fit.standardizer
+        self.mean_ = fit.standardizer.mean
+        self.scale_ = fit.standardizer.scale
+        self.whitening_ = fit.standardizer.matrix
+        self.y_mean_ = fit.y_mean
+        self.y_scale_ = fit.y_scale
+        self.deflation_ = fit.deflation
+        self.low_degree_coef_ = fit.low_degree_coef
+        self.spectrum_ = fit.spectrum
+        self.n_components_ = fit.n_components
+        self.components_ = fit.components
+        self.eigenvalues_ = fit.spectrum[: fit.n_components]
+        self.noise_edge_ = fit.noise_edge
+        self.cv_errors_ = fit.cv_errors
+        self.cv_errors_se_ = fit.cv_errors_se
+        self.n_recovered_outliers_ = int(np.sum(np.abs(fit.spectrum) > fit.noise_edge))
+        return fit
+
+    def _batch_size(self, n_features):
+        return resolve_batch_size(self.batch_size, n_features * max(1, self.n_components_))
+
+    def _learned_features(self, X):
+        """Learned features of validated ``X``, computed in batches."""
+        n_samples = X.shape[0]
+        out = np.empty((n_samples, self.n_components_), dtype=np.float64)
+        for rows in batch_slices(n_samples, self._batch_size(X.shape[1])):
+            out[rows] = quadratic_features(
+                self._standardizer.apply(X[rows]), self.components_
+            )
+        return out
+
+    def transform(self, X):
+        """Learned quadratic features ``h_k(x) = (x^T A_k x - tr A_k) / sqrt(2)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        H : ndarray of shape (n_samples, n_components_)
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return self._learned_features(X)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the learned features, e.g. ``hierarchicalspectraltransformer0``.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
+        check_is_fitted(self)
+        prefix = type(self).__name__.lower()
+        return np.asarray([f"{prefix}{k}" for k in range(self.n_components_)], dtype=object)
+
+    def input_space_components(self):
+        """Matrices of the learned quadratic forms in the raw input coordinates.
+
+        ``components_`` act on preprocessed inputs ``x_pre = S^T (x - mean_)``;
+        the same forms on raw inputs are ``S A_k S^T`` (not normalised).
+
+        Returns
+        -------
+        matrices : ndarray of shape (n_components_, n_features_in_, n_features_in_)
+        """
+        check_is_fitted(self)
+        S = self._standardizer.linear_map()
+        return np.einsum("ij,kjl,ml->kim", S, self.components_, S)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        return tags
+
+
+class HierarchicalSpectralTransformer(TransformerMixin, _BaseHierarchicalSpectral):
+    """Layer 1 of the hierarchical spectral learner, as a supervised transformer.
+
+    Learns quadratic features ``h_k(x) = (x^T A_k x - tr A_k) / sqrt(2)`` from
+    the top eigen-directions (by ``|eigenvalue|``) of the spectral matrix
+    ``C = (1/n) sum_mu r_mu (Z_mu Z_mu^T - I)`` of the degree-2 Hermite features
+    ``Z``, with ``r`` the target after removing its low-degree part. Put any
+    readout after it in a :class:`~sklearn.pipeline.Pipeline`;
+    :class:`HierarchicalSpectralRegressor` composes it with a quadratic readout.
+
+    Read more in SPEC section 3.
+
+    Parameters
+    ----------
+    n_components : int or 'auto', default='auto'
+        Number of learned features. 'auto' picks it by cross-validated error
+        of the readout (layer 1 refitted without each held-out fold, then the
+        one-standard-error rule), so that the learner follows the sequential
+        recovery of latent directions by itself.
+    max_components : int, default=20
+        Largest number of features 'auto' considers.
+    deflate : bool or {'least-squares', 'moment'}, default=True
+        Remove the target's degree <= 2 Hermite part before forming the
+        spectral matrix. True chooses least squares when there are at least
+        four samples per coefficient and the moment estimate otherwise; False
+        reproduces the published method.
+    whiten : bool, default=False
+        Fully whiten the inputs instead of centring and scaling each column.
+    cv : int, default=5
+        Folds used by ``n_components='auto'``.
+    readout : {'quadratic', 'moment'}, default='quadratic'
+        Readout used to score candidate numbers of features under 'auto'.
+    alpha : float, default=1e-4
+        Ridge penalty of the quadratic readout, added to its per-sample Gram
+        matrix (the learned features have unit scale, so it is relative).
+    link_degree : int, default=1
+        Degree of the polynomial link calibration used by the readout.
+    solver : {'auto', 'dense'}, default='auto'
+        Eigen-solver of the spectral matrix. 'dense' forms the
+        ``D x D`` matrix (``D = d(d+1)/2``); 'auto' currently selects it and
+        refuses, before allocating, sizes that would not fit in memory.
+    batch_size : int, default=None
+        Rows per batch in every pass over the samples; by default sized so
+        that the per-batch feature buffer takes about 16 MB.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the fold assignment and subsampling of 'auto'.
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_components_, n_features_in_, n_features_in_)
+        Symmetric, Frobenius-orthonormal matrices ``A_k`` of the learned
+        features, by decreasing ``|eigenvalue|``, in the coordinates of the
+        preprocessed input.
+    eigenvalues_ : ndarray of shape (n_components_,)
+        Signed eigenvalues of the kept components.
+    spectrum_ : ndarray of shape (D,)
+        All eigenvalues of the spectral matrix, by decreasing magnitude.
+    n_components_ : int
+        Number of learned features.
+    noise_edge_ : float
+        Estimated edge of the noise bulk of the spectrum (a diagnostic).
+    n_recovered_outliers_ : int
+        Number of eigenvalues beyond ``noise_edge_`` (a diagnostic).
+    cv_errors_ : ndarray of shape (max_components + 1,) or None
+        Cross-validated mean squared error of the scaled residual for
+        ``k = 0, 1, ...`` features, under 'auto'.
+    cv_errors_se_ : ndarray of shape (max_components + 1,) or None
+        Their standard errors.
+    mean_ : ndarray of shape (n_features_in_,)
+        Column means of the training inputs.
+    scale_ : ndarray of shape (n_features_in_,)
+        Column standard deviations (1 for constant columns).
+    whitening_ : ndarray of shape (n_features_in_, n_features_in_) or None
+        Whitening matrix when ``whiten=True``.
+    y_mean_, y_scale_ : float
+        Mean and standard deviation used to scale the target.
+    deflation_ : str
+        'least-squares', 'moment' or 'none'.
+    low_degree_coef_ : ndarray of shape (1 + d + D,) or None
+        Coefficients of the removed low-degree part on ``[1, x, Z(x)]``.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when ``X`` has string column names.
+
+    See Also
+    --------
+    HierarchicalSpectralRegressor : Layer 1 followed by a readout.
+    sklearn.kernel_approximation.PolynomialCountSketch : Non-adaptive
+        polynomial features.
+
+    References
+    ----------
+    .. [1] "Deep Learning of Compositional Targets with Hierarchical Spectral
+       Methods", arXiv:2602.10867, 2026.
+    .. [2] "Scaling Laws from Sequential Feature Recovery: A Solvable
+       Hierarchical Model", arXiv:2605.14567, 2026.
+
+    Examples
+    --------
+    >>> from sklearn_hierspectral import (
+    ...     HierarchicalSpectralTransformer, make_hierarchical_regression)
+    >>> X, y = make_hierarchical_regression(4000, 10, random_state=0)
+    >>> layer1 = HierarchicalSpectralTransformer(n_components=2, random_state=0)
+    >>> layer1.fit_transform(X, y).shape
+    (4000, 2)
+    """
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Learn the quadratic features from ``X`` and the target ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        self : object
+        """
+        X, y = self._validate_fit_data(X, y)
+        self._fit_layer1(X, y)
+        return self
