@@ -5,6 +5,9 @@ modules, one per idea.
 """
 
 from ._dataset import HierarchicalTargetDataset, make_hierarchical_regression
+from ._display import ScalingLawDisplay
+from ._powerlaw import PowerLawFit, fit_power_law
+from ._recovery import direction_cos2, recovery_cos2
 from ._regressor import HierarchicalSpectralRegressor
 from ._transformer import HierarchicalSpectralTransformer
 
@@ -14,6 +17,11 @@ __all__ = [
     "HierarchicalSpectralRegressor",
     "HierarchicalSpectralTransformer",
     "HierarchicalTargetDataset",
+    "PowerLawFit",
+    "ScalingLawDisplay",
+    "fit_power_law",
+    "direction_cos2",
+    "recovery_cos2",
     "make_hierarchical_regression",
     "__version__",
 ]

@@ -96,6 +96,28 @@ def symmetrize_upper(acc):
     return upper + np.triu(upper, 1).T
 
 
+def sort_by_group(keys, n_keys):
+    """Row order grouping equal keys, and the bounds of each key's rows.
+
+    Returns ``order`` and ``bounds`` (length ``n_keys + 1``): the rows with key
+    ``g`` are ``order[bounds[g]:bounds[g + 1]]``.
+    """
+    order = np.argsort(keys, kind="stable")
+    bounds = np.searchsorted(keys[order], np.arange(n_keys + 1))
+    return order, bounds
+
+
+def grouped_gram(rows, groups, accumulators):
+    """``accumulators[g] += rows_g^T rows_g`` for the rows of each group ``g``."""
+    if groups is None:
+        syrk_accumulate(accumulators[0], rows)
+        return
+    order, bounds = sort_by_group(groups, len(accumulators))
+    ordered = rows[order]
+    for group, acc in enumerate(accumulators):
+        syrk_accumulate(acc, ordered[bounds[group] : bounds[group + 1]])
+
+
 def weighted_hermite_gram(Xpre, weights, buffer, accumulators, groups=None):
     """Add ``sum_mu w_mu Z_mu Z_mu^T`` of a batch to per-group accumulators.
 
@@ -116,17 +138,12 @@ def weighted_hermite_gram(Xpre, weights, buffer, accumulators, groups=None):
     groups : ndarray of shape (b,) of int, default=None
         Group (fold) of each row; all rows in group 0 when None.
     """
-    n_rows = Xpre.shape[0]
-    negative = weights < 0
-    if groups is None:
-        key = negative.astype(np.intp)
-    else:
-        key = 2 * groups.astype(np.intp) + negative
-    order = np.argsort(key, kind="stable")
-    bounds = np.searchsorted(key[order], np.arange(2 * len(accumulators) + 1))
+    negative = (weights < 0).astype(np.intp)
+    keys = negative if groups is None else 2 * groups.astype(np.intp) + negative
+    order, bounds = sort_by_group(keys, 2 * len(accumulators))
     W = hermite_features(
         Xpre[order],
-        out=buffer[:n_rows],
+        out=buffer[: Xpre.shape[0]],
         row_scale=np.sqrt(np.abs(weights[order])),
     )
     for group, acc in enumerate(accumulators):

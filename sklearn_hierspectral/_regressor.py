@@ -40,14 +40,18 @@ class HierarchicalSpectralRegressor(RegressorMixin, TransformerMixin, _BaseHiera
     max_components : int, default=20
         Largest number of features 'auto' considers.
     deflate : bool or {'least-squares', 'moment'}, default=True
-        Remove the target's degree <= 2 Hermite part before forming the
-        spectral matrix, and add it back in predictions. True chooses least
-        squares when there are at least four samples per coefficient and the
-        moment estimate otherwise; False reproduces the published method.
+        Remove the target's degree <= 2 Hermite part (fitted on
+        ``[1, x, Z(x)]``) before forming the spectral matrix; the regressor
+        adds it back in its predictions. 'least-squares' is a ridge fit whose
+        penalty is chosen by cross-validation over the ``cv`` folds; 'moment'
+        is the cheaper estimate ``(1/n) sum y [1, x, Z]``. True picks least
+        squares unless its Gram matrices would not fit comfortably in memory.
+        False reproduces the published method.
     whiten : bool, default=False
         Fully whiten the inputs instead of centring and scaling each column.
     cv : int, default=5
-        Folds used by ``n_components='auto'``.
+        Folds used to choose the low-degree penalty and, under 'auto', the
+        number of components.
     readout : {'quadratic', 'moment'}, default='quadratic'
         Second layer. 'quadratic' is ridge regression on
         ``[1, h_i, h_i h_j - delta_ij]``; 'moment' is the published head
@@ -107,6 +111,8 @@ class HierarchicalSpectralRegressor(RegressorMixin, TransformerMixin, _BaseHiera
         Mean and standard deviation used to scale the target.
     deflation_ : str
         'least-squares', 'moment' or 'none'.
+    low_degree_penalty_ : float or None
+        Ridge penalty of the low-degree part chosen by cross-validation.
     low_degree_coef_ : ndarray of shape (1 + d + D,) or None
         Coefficients of the low-degree part on ``[1, x, Z(x)]`` (scaled target).
     n_features_in_ : int

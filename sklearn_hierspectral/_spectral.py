@@ -27,6 +27,7 @@ from ._memory import available_memory_bytes, format_bytes
 from ._passes import (
     Standardizer,
     batch_slices,
+    grouped_gram,
     column_moments,
     resolve_batch_size,
     symmetrize_upper,
@@ -35,9 +36,6 @@ from ._passes import (
 )
 from ._readout import CalibrationAccumulator, ReadoutAccumulator, path_predictions
 
-#: Least squares deflation needs this many samples per fitted coefficient;
-#: below it the fit would absorb a large share of the signal of higher degree.
-LEAST_SQUARES_SAMPLES_PER_COEF = 4
 #: Rows on which each fold's readout is trained during component selection.
 CV_READOUT_MAX_SAMPLES = 30_000
 
@@ -64,6 +62,7 @@ class Layer1Fit:
     y_scale: float
     deflation: str
     low_degree_coef: np.ndarray  # [intercept, linear (d), Hermite (D)] or None
+    low_degree_penalty: float  # ridge penalty chosen by cross-validation
     spectrum: np.ndarray  # all eigenvalues of C, by decreasing |value|
     eigenvectors: np.ndarray  # (D, n_kept) columns, same order
     n_components: int
@@ -112,40 +111,101 @@ def low_degree_part(Xpre, coef):
     return coef[0] + Xpre @ coef[1 : 1 + d] + quad
 
 
-def resolve_deflation(deflate, n_samples, n_features):
-    """'least-squares', 'moment' or 'none' from the user's ``deflate``."""
+def resolve_deflation(deflate, n_features, n_folds):
+    """'least-squares', 'moment' or 'none' from the user's ``deflate``.
+
+    True means least squares unless its per-fold Gram matrices would take more
+    than a quarter of the available memory; then the moment estimate, which
+    needs no Gram matrix.
+    """
     if deflate is False:
         return "none"
     if deflate is True:
         n_coef = 1 + n_features + n_hermite_features(n_features)
-        if n_samples >= LEAST_SQUARES_SAMPLES_PER_COEF * n_coef:
-            return "least-squares"
-        return "moment"
+        available = available_memory_bytes()
+        if available is not None and 8 * n_coef**2 * (n_folds + 2) > available / 4:
+            return "moment"
+        return "least-squares"
     return deflate
 
 
-def fit_low_degree(X, y_scaled, standardizer, method, batch_size):
-    """Coefficients of the degree <= 2 Hermite part of the scaled target."""
+#: Ridge penalties (per sample, on unit-variance features) among which
+#: cross-validation picks the one for the low-degree part.
+LOW_DEGREE_RIDGE_GRID = np.r_[0.0, np.logspace(-6, 3, 19)]
+
+
+def fit_low_degree(X, y_scaled, standardizer, method, batch_size, fold_ids, n_folds):
+    """Coefficients of the degree <= 2 Hermite part of the scaled target.
+
+    Least squares with a ridge penalty chosen by cross-validation over
+    ``fold_ids``: each fold's Gram matrix, products with ``y`` and sum of
+    ``y^2`` are accumulated in the same pass, so the held-out error of every
+    penalty follows from these statistics without another pass. On a target
+    with no low-degree part the penalty grows and the part shrinks to zero
+    instead of adding ``(1 + d + D) / n`` of overfitted variance.
+
+    Returns
+    -------
+    coef : ndarray of shape (1 + d + D,)
+    penalty : float
+        The chosen ridge penalty (0 for the moment estimate).
+    """
     n_samples, d = X.shape
     n_coef = 1 + d + n_hermite_features(d)
     buffer = np.empty((min(batch_size, n_samples), n_coef))
-    rhs = np.zeros(n_coef)
-    gram = np.zeros((n_coef, n_coef), order="F") if method == "least-squares" else None
+    rhs = np.zeros((n_folds, n_coef))
+    y_sq = np.zeros(n_folds)
+    grams = None
+    if method == "least-squares":
+        grams = [np.zeros((n_coef, n_coef), order="F") for _ in range(n_folds)]
     for rows in batch_slices(n_samples, batch_size):
         F = low_degree_design(standardizer.apply(X[rows]), buffer[: rows.stop - rows.start])
-        rhs += F.T @ y_scaled[rows]
-        if gram is not None:
-            syrk_accumulate(gram, F)
-    if gram is None:
+        y_batch = y_scaled[rows]
+        folds = fold_ids[rows]
+        for fold in range(n_folds):
+            mask = folds == fold
+            rhs[fold] += F[mask].T @ y_batch[mask]
+        y_sq += np.bincount(folds, weights=y_batch**2, minlength=n_folds)
+        if grams is not None:
+            grouped_gram(F, folds, grams)
+    if grams is None:
         # Moment estimate: under N(0, I) the design has identity covariance.
-        return rhs / n_samples
-    gram = symmetrize_upper(gram) / n_samples
-    # A whisper of ridge keeps duplicated or constant columns solvable and
-    # leaves a well-posed fit untouched.
-    ridge = 1e-10 * np.trace(gram) / n_coef
-    return linalg.solve(
-        gram + ridge * np.eye(n_coef), rhs / n_samples, assume_a="pos", check_finite=False
-    )
+        return rhs.sum(axis=0) / n_samples, 0.0
+    grams = [symmetrize_upper(gram) for gram in grams]
+    total_gram = sum(grams)
+    total_rhs = rhs.sum(axis=0)
+    fold_sizes = np.bincount(fold_ids, minlength=n_folds)
+    held_out_sse = np.zeros(LOW_DEGREE_RIDGE_GRID.size)
+    for fold in range(n_folds):
+        n_train = n_samples - fold_sizes[fold]
+        if n_train == 0:
+            continue
+        eigvals, eigvecs = linalg.eigh(
+            (total_gram - grams[fold]) / n_train, check_finite=False, driver="evd"
+        )
+        projected = eigvecs.T @ ((total_rhs - rhs[fold]) / n_train)
+        # Columns: coefficients for every penalty of the grid at once.
+        coefs = eigvecs @ (projected[:, None] / _ridge_denominator(eigvals))
+        held_out_sse += (
+            y_sq[fold]
+            - 2.0 * rhs[fold] @ coefs
+            + np.einsum("ip,ij,jp->p", coefs, grams[fold], coefs)
+        )
+    penalty = float(LOW_DEGREE_RIDGE_GRID[np.argmin(held_out_sse)])
+    eigvals, eigvecs = linalg.eigh(total_gram / n_samples, check_finite=False, driver="evd")
+    denominator = _ridge_denominator(eigvals, np.array([penalty]))[:, 0]
+    coef = eigvecs @ ((eigvecs.T @ (total_rhs / n_samples)) / denominator)
+    return coef, penalty
+
+
+def _ridge_denominator(eigvals, penalties=LOW_DEGREE_RIDGE_GRID):
+    """``eigval + penalty``, floored so that a rank-deficient Gram (duplicated or
+    constant columns, fewer samples than coefficients) gets a minimum-norm
+    solution instead of a division by zero."""
+    floor = 1e-10 * max(float(eigvals.max(initial=0.0)), np.finfo(float).tiny)
+    kept = eigvals > floor
+    denominator = np.maximum(eigvals, floor)[:, None] + penalties[None, :]
+    return np.where(kept[:, None], denominator, np.inf)
 
 
 def dense_memory_bytes(n_features, n_folds):
@@ -357,17 +417,20 @@ def fit_layer1(
         y_scale = 1.0
     y_scaled = (np.asarray(y, dtype=np.float64) - y_mean) / y_scale
 
-    deflation = resolve_deflation(deflate, n_samples, d)
-    low_coef = None
-    if deflation != "none":
-        low_coef = fit_low_degree(X, y_scaled, standardizer, deflation, batch_size)
-
     rng = check_random_state(random_state)
-    fold_ids = None
-    if auto:
-        fold_ids = (rng.permutation(n_samples) % n_folds).astype(np.intp)
+    # Folds serve the penalty of the low-degree part and, under 'auto', the
+    # number of components; a random assignment so that sorted data is safe.
+    fold_ids = (rng.permutation(n_samples) % cv).astype(np.intp)
+    deflation = resolve_deflation(deflate, d, cv)
+    low_coef = None
+    low_penalty = None
+    if deflation != "none":
+        low_coef, low_penalty = fit_low_degree(
+            X, y_scaled, standardizer, deflation, batch_size, fold_ids, cv
+        )
+
     fold_matrices, fold_residual_sums, residual = spectral_matrices(
-        X, y_scaled, standardizer, low_coef, fold_ids, n_folds, batch_size
+        X, y_scaled, standardizer, low_coef, fold_ids if auto else None, n_folds, batch_size
     )
     C = sum(fold_matrices) / n_samples
     C[np.diag_indices_from(C)] -= fold_residual_sums.sum() / n_samples
@@ -386,6 +449,7 @@ def fit_layer1(
         y_scale=y_scale,
         deflation=deflation,
         low_degree_coef=low_coef,
+        low_degree_penalty=low_penalty,
         spectrum=spectrum,
         eigenvectors=eigenvectors[:, :max_components],
         n_components=int(n_components),

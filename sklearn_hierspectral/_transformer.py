@@ -74,11 +74,11 @@ class _BaseHierarchicalSpectral(BaseEstimator):
                 f"quadratic directions D = d(d+1)/2 = {D} of {n_features} input "
                 f"feature(s); use at most {D}, or n_components='auto'."
             )
-        if self.n_components == "auto" and n_samples < self.cv:
+        if n_samples < self.cv:
             raise ValueError(
-                f"n_components='auto' cross-validates over cv={self.cv} folds and "
-                f"needs at least {self.cv} samples; got {n_samples}. Pass an integer "
-                "n_components or a smaller cv."
+                f"The fit cross-validates over cv={self.cv} folds (the penalty of "
+                "the low-degree part, and n_components='auto') and needs at least "
+                f"{self.cv} samples; got {n_samples}. Pass more samples or a smaller cv."
             )
         return X, y
 
@@ -106,6 +106,7 @@ class _BaseHierarchicalSpectral(BaseEstimator):
         self.y_scale_ = fit.y_scale
         self.deflation_ = fit.deflation
         self.low_degree_coef_ = fit.low_degree_coef
+        self.low_degree_penalty_ = fit.low_degree_penalty
         self.spectrum_ = fit.spectrum
         self.n_components_ = fit.n_components
         self.components_ = fit.components
@@ -202,14 +203,18 @@ class HierarchicalSpectralTransformer(TransformerMixin, _BaseHierarchicalSpectra
     max_components : int, default=20
         Largest number of features 'auto' considers.
     deflate : bool or {'least-squares', 'moment'}, default=True
-        Remove the target's degree <= 2 Hermite part before forming the
-        spectral matrix. True chooses least squares when there are at least
-        four samples per coefficient and the moment estimate otherwise; False
-        reproduces the published method.
+        Remove the target's degree <= 2 Hermite part (fitted on
+        ``[1, x, Z(x)]``) before forming the spectral matrix; the regressor
+        adds it back in its predictions. 'least-squares' is a ridge fit whose
+        penalty is chosen by cross-validation over the ``cv`` folds; 'moment'
+        is the cheaper estimate ``(1/n) sum y [1, x, Z]``. True picks least
+        squares unless its Gram matrices would not fit comfortably in memory.
+        False reproduces the published method.
     whiten : bool, default=False
         Fully whiten the inputs instead of centring and scaling each column.
     cv : int, default=5
-        Folds used by ``n_components='auto'``.
+        Folds used to choose the low-degree penalty and, under 'auto', the
+        number of components.
     readout : {'quadratic', 'moment'}, default='quadratic'
         Readout used to score candidate numbers of features under 'auto'.
     alpha : float, default=1e-4
@@ -258,6 +263,8 @@ class HierarchicalSpectralTransformer(TransformerMixin, _BaseHierarchicalSpectra
         Mean and standard deviation used to scale the target.
     deflation_ : str
         'least-squares', 'moment' or 'none'.
+    low_degree_penalty_ : float or None
+        Ridge penalty of the low-degree part chosen by cross-validation.
     low_degree_coef_ : ndarray of shape (1 + d + D,) or None
         Coefficients of the removed low-degree part on ``[1, x, Z(x)]``.
     n_features_in_ : int
