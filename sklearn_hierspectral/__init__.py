@@ -4,8 +4,15 @@ Public names are re-exported here; the implementation lives in private
 modules, one per idea.
 """
 
+from ._baselines import (
+    KernelMemoryGuard,
+    MedianHeuristicScaler,
+    make_kernel_ridge_baseline,
+    make_random_features_baseline,
+)
 from ._dataset import HierarchicalTargetDataset, make_hierarchical_regression
 from ._display import ScalingLawDisplay
+from ._memory import MemoryBudgetError
 from ._powerlaw import PowerLawFit, fit_power_law
 from ._recovery import direction_cos2, recovery_cos2
 from ._regressor import HierarchicalSpectralRegressor
@@ -17,11 +24,16 @@ __all__ = [
     "HierarchicalSpectralRegressor",
     "HierarchicalSpectralTransformer",
     "HierarchicalTargetDataset",
+    "KernelMemoryGuard",
+    "MedianHeuristicScaler",
+    "MemoryBudgetError",
     "PowerLawFit",
     "ScalingLawDisplay",
     "fit_power_law",
     "direction_cos2",
     "recovery_cos2",
     "make_hierarchical_regression",
+    "make_kernel_ridge_baseline",
+    "make_random_features_baseline",
     "__version__",
 ]

@@ -14,7 +14,7 @@ from ._hermite import hermite_features
 
 # Target size of the per-batch feature buffer: large enough for BLAS-3 to run
 # at full speed, small enough to stay near the cache and bound memory.
-_BUFFER_BYTES = 2**24
+_BUFFER_BYTES = 2**23
 _MIN_BATCH = 64
 _MAX_BATCH = 8192
 

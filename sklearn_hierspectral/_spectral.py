@@ -23,7 +23,7 @@ from scipy import linalg, optimize
 from sklearn.utils import check_random_state
 
 from ._hermite import hermite_features, n_hermite_features, quadratic_features, vec_to_sym
-from ._memory import available_memory_bytes, format_bytes
+from ._memory import MemoryBudgetError, available_memory_bytes, format_bytes
 from ._passes import (
     Standardizer,
     batch_slices,
@@ -219,12 +219,14 @@ def check_dense_memory(n_features, n_folds):
     available = available_memory_bytes()
     if available is not None and needed > 0.8 * available:
         D = n_hermite_features(n_features)
-        raise MemoryError(
+        raise MemoryBudgetError(
             f"The dense layer-1 solver needs {format_bytes(needed)} for "
             f"{n_folds} D x D matrices with D = d(d+1)/2 = {D}, but only "
             f"{format_bytes(available)} is available. Reduce n_features (for example "
             "with a projection before this step), use an integer n_components "
-            "(one matrix instead of one per fold), or run on a larger machine."
+            "(one matrix instead of one per fold), or run on a larger machine.",
+            required_bytes=needed,
+            available_bytes=available,
         )
 
 

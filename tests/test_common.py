@@ -5,6 +5,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from sklearn_hierspectral import (
     HierarchicalSpectralRegressor,
     HierarchicalSpectralTransformer,
+    KernelMemoryGuard,
+    MedianHeuristicScaler,
 )
 
 ESTIMATORS = [
@@ -14,6 +16,8 @@ ESTIMATORS = [
     ),
     HierarchicalSpectralTransformer(random_state=0),
     HierarchicalSpectralTransformer(n_components=1, deflate=False, random_state=0),
+    MedianHeuristicScaler(),
+    KernelMemoryGuard(),
 ]
 
 
