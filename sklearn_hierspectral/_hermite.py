@@ -149,3 +149,19 @@ def quadratic_features(X, matrices):
     # Cast the constant: a numpy float64 scalar would promote float32 to float64.
     return (quad - traces) * quad.dtype.type(_INV_SQRT2)
 
+
+def low_degree_design(Xpre, out):
+    """``[1, x, Z(x)]`` of a batch, written into ``out``."""
+    d = Xpre.shape[1]
+    out[:, 0] = 1.0
+    out[:, 1 : 1 + d] = Xpre
+    hermite_features(Xpre, out=out[:, 1 + d :])
+    return out
+
+
+def low_degree_part(Xpre, coef):
+    """Degree <= 2 part ``c_0 + <c_x, x> + <c_Z, Z(x)>`` without forming ``Z``."""
+    d = Xpre.shape[1]
+    B = vec_to_sym(coef[1 + d :], d)
+    quad = quadratic_features(Xpre, B[None])[:, 0]
+    return coef[0] + Xpre @ coef[1 : 1 + d] + quad

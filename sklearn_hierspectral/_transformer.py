@@ -20,6 +20,7 @@ class _BaseHierarchicalSpectral(BaseEstimator):
         "n_components": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
         "max_components": [Interval(Integral, 1, None, closed="left")],
         "deflate": ["boolean", StrOptions({"least-squares", "moment"})],
+        "finite_size_correction": ["boolean"],
         "whiten": ["boolean"],
         "cv": [Interval(Integral, 2, None, closed="left")],
         "readout": [StrOptions({"quadratic", "moment"})],
@@ -36,6 +37,7 @@ class _BaseHierarchicalSpectral(BaseEstimator):
         *,
         max_components=20,
         deflate=True,
+        finite_size_correction=True,
         whiten=False,
         cv=5,
         readout="quadratic",
@@ -48,6 +50,7 @@ class _BaseHierarchicalSpectral(BaseEstimator):
         self.n_components = n_components
         self.max_components = max_components
         self.deflate = deflate
+        self.finite_size_correction = finite_size_correction
         self.whiten = whiten
         self.cv = cv
         self.readout = readout
@@ -90,6 +93,7 @@ class _BaseHierarchicalSpectral(BaseEstimator):
             n_components=self.n_components,
             max_components=self.max_components,
             deflate=self.deflate,
+            finite_size_correction=self.finite_size_correction,
             whiten=self.whiten,
             cv=self.cv,
             readout=self.readout,
@@ -210,6 +214,13 @@ class HierarchicalSpectralTransformer(TransformerMixin, _BaseHierarchicalSpectra
         is the cheaper estimate ``(1/n) sum y [1, x, Z]``. True picks least
         squares unless its Gram matrices would not fit comfortably in memory.
         False reproduces the published method.
+    finite_size_correction : bool, default=True
+        Remove from the spectral matrix, for each clear spike, the operator
+        ``4 b A V A`` that Gaussian fourth moments add at finite ``d`` (see
+        :func:`~sklearn_hierspectral._spectral.correct_finite_size`): it
+        creates spurious spikes of order ``b / d`` that outrank and blur weaker
+        true directions. False, with ``deflate=False``, reproduces the
+        published method.
     whiten : bool, default=False
         Fully whiten the inputs instead of centring and scaling each column.
     cv : int, default=5

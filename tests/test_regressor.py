@@ -144,7 +144,6 @@ def test_learns_the_hierarchical_target(small_problem):
     dataset, X, y, X_test, y_test = small_problem
     model = HierarchicalSpectralRegressor(random_state=0).fit(X, y)
     cos2 = recovery_cos2(model, dataset)
-    # Measured: NMSE 0.04 and cos^2 >= 0.97 for all 3 directions (d = 10).
     assert nmse(y_test, model.predict(X_test)) < 0.15
     assert np.all(cos2 > 0.85)
     assert model.n_components_ >= 3
@@ -241,3 +240,16 @@ def test_constant_target_is_predicted_exactly():
     model = HierarchicalSpectralRegressor(random_state=0).fit(X, y)
     np.testing.assert_allclose(model.predict(X), 2.5)
     assert model.n_components_ == 0
+
+
+def test_issue_benchmark_d30_alpha_3_5():
+    # The reference point of SPEC section 3: d = 30, p = 5, gamma = 1, identity
+    # link, no noise, n = 147,885 (alpha = 3.5). The issue asks NMSE <= 0.15
+    # and cos^2 >= 0.85 for the three strongest directions; measured values
+    # over several targets are in benchmarks/README.md.
+    dataset = HierarchicalTargetDataset(30, n_latent=5, decay=1.0, random_state=11)
+    X, y = dataset.sample(147_885, random_state=12)
+    X_test, y_test = dataset.sample(5000, random_state=13)
+    model = HierarchicalSpectralRegressor(random_state=0).fit(X, y)
+    assert nmse(y_test, model.predict(X_test)) <= 0.15
+    assert np.all(recovery_cos2(model, dataset)[:3] >= 0.85)
