@@ -11,10 +11,20 @@ from ._baselines import (
     make_random_features_baseline,
 )
 from ._dataset import HierarchicalTargetDataset, make_hierarchical_regression
-from ._display import ScalingLawDisplay
+from ._display import RecoveryDisplay, ScalingLawDisplay, SpectrumDisplay
 from ._memory import MemoryBudgetError
 from ._powerlaw import PowerLawFit, fit_power_law
-from ._recovery import direction_cos2, recovery_cos2
+from ._recovery import (
+    DirectionMatching,
+    RecoveryReport,
+    canonical_correlations,
+    direction_cos2,
+    feature_overlap,
+    match_directions,
+    principal_cosines,
+    recovery_cos2,
+    recovery_report,
+)
 from ._regressor import HierarchicalSpectralRegressor
 from ._transformer import HierarchicalSpectralTransformer
 
@@ -27,8 +37,17 @@ __all__ = [
     "KernelMemoryGuard",
     "MedianHeuristicScaler",
     "MemoryBudgetError",
+    "DirectionMatching",
     "PowerLawFit",
+    "RecoveryDisplay",
+    "RecoveryReport",
     "ScalingLawDisplay",
+    "SpectrumDisplay",
+    "canonical_correlations",
+    "feature_overlap",
+    "match_directions",
+    "principal_cosines",
+    "recovery_report",
     "fit_power_law",
     "direction_cos2",
     "recovery_cos2",
