@@ -33,6 +33,63 @@ def batch_slices(n_samples, batch_size):
         yield slice(start, min(start + batch_size, n_samples))
 
 
+def is_dask_collection(array):
+    """True for a Dask array (duck-typed, so dask is never imported here)."""
+    return hasattr(array, "dask") and hasattr(array, "to_delayed")
+
+
+def add_statistics(first, second):
+    """Elementwise sum of two statistics (arrays, numbers, lists, tuples, dicts)."""
+    if isinstance(first, dict):
+        return {key: add_statistics(first[key], second[key]) for key in first}
+    if isinstance(first, (list, tuple)):
+        return type(first)(add_statistics(a, b) for a, b in zip(first, second))
+    if first is None:
+        return None
+    return first + second
+
+
+def run_pass(arrays, batch_fn, init_fn, batch_size):
+    """One pass over the rows of ``arrays``: batches in, additive statistics out.
+
+    ``init_fn()`` makes empty statistics; ``batch_fn(stats, start, *batches)``
+    adds the rows ``start:start + len(batch)`` to them in place. In memory the
+    batches are consecutive slices; for Dask arrays each chunk is reduced on a
+    worker (in batches again) and the per-chunk statistics are summed in a tree,
+    so only statistics travel. Because the row offset is passed along, anything
+    drawn per row (folds, subsamples) does not depend on batching or chunking.
+    """
+    if any(is_dask_collection(array) for array in arrays):
+        from ._distributed import run_pass_on_chunks
+
+        return run_pass_on_chunks(arrays, batch_fn, init_fn, batch_size)
+    stats = init_fn()
+    for rows in batch_slices(arrays[0].shape[0], batch_size):
+        batch_fn(stats, rows.start, *(array[rows] for array in arrays))
+    return stats
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX_2 = np.uint64(0x94D049BB133111EB)
+
+
+def row_uniforms(start, count, seed):
+    """Uniform numbers in [0, 1) attached to rows ``start .. start + count - 1``.
+
+    A counter-based generator (the SplitMix64 finaliser of ``row * golden +
+    seed``): the number of a row depends only on its index and the seed, so
+    fold assignments and subsamples are the same in memory and on Dask.
+    """
+    rows = np.arange(start, start + count, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        z = rows * _GOLDEN + np.uint64(seed)
+        z = (z ^ (z >> np.uint64(30))) * _MIX_1
+        z = (z ^ (z >> np.uint64(27))) * _MIX_2
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
 @dataclass
 class Standardizer:
     """Affine map from raw inputs to the learner's coordinates.
@@ -60,21 +117,40 @@ class Standardizer:
 
 
 def column_moments(X, batch_size):
-    """Column means and (population) covariance or variances of ``X``, batched.
+    """Column means and (population) covariance of ``X``, in two passes.
 
-    Returns the mean and the full covariance matrix; a two-pass algorithm
-    (mean first, then centred products) so that large offsets do not cancel.
+    The mean first, then centred products, so that large offsets do not
+    cancel.
     """
-    n_samples, n_features = X.shape
-    total = np.zeros(n_features)
-    for rows in batch_slices(n_samples, batch_size):
-        total += np.asarray(X[rows], dtype=np.float64).sum(axis=0)
-    mean = total / n_samples
-    cov = np.zeros((n_features, n_features))
-    for rows in batch_slices(n_samples, batch_size):
-        centred = np.asarray(X[rows], dtype=np.float64) - mean
-        cov += centred.T @ centred
-    return mean, cov / n_samples
+    n_features = X.shape[1]
+
+    def add_sum(stats, start, X_batch):
+        stats[0] += np.asarray(X_batch, dtype=np.float64).sum(axis=0)
+
+    total = run_pass([X], add_sum, lambda: [np.zeros(n_features)], batch_size)[0]
+    mean = total / X.shape[0]
+
+    def add_products(stats, start, X_batch):
+        centred = np.asarray(X_batch, dtype=np.float64) - mean
+        stats[0] += centred.T @ centred
+
+    cov = run_pass([X], add_products, lambda: [np.zeros((n_features,) * 2)], batch_size)[0]
+    return mean, cov / X.shape[0]
+
+
+def vector_moments(y, batch_size):
+    """Mean and (population) standard deviation of a vector, in two passes."""
+
+    def add_sum(stats, start, y_batch):
+        stats[0] += float(np.sum(y_batch, dtype=np.float64))
+
+    mean = run_pass([y], add_sum, lambda: [0.0], batch_size)[0] / y.shape[0]
+
+    def add_squares(stats, start, y_batch):
+        stats[0] += float(np.sum((np.asarray(y_batch, dtype=np.float64) - mean) ** 2))
+
+    variance = run_pass([y], add_squares, lambda: [0.0], batch_size)[0] / y.shape[0]
+    return mean, float(np.sqrt(variance))
 
 
 def syrk_accumulate(acc, rows, scale=1.0):

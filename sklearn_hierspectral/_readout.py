@@ -29,7 +29,7 @@ from ._hermite import (
     quadratic_features,
     sym_to_vec,
 )
-from ._passes import batch_slices, symmetrize_upper, syrk_accumulate
+from ._passes import symmetrize_upper, syrk_accumulate
 
 
 def n_design_columns(n_components):
@@ -113,6 +113,7 @@ class Readout:
     calibration: np.ndarray = None
     output_mean: float = 0.0
     output_scale: float = 1.0
+    baseline: float = 0.0  # mean residual of the training rows
 
     def calibrate(self, output):
         if self.calibration is None:
@@ -163,6 +164,14 @@ class ReadoutAccumulator:
         self.rhs = np.zeros(size)
         self.gram = np.zeros((size, size), order="F") if kind == "quadratic" else None
 
+    def __add__(self, other):
+        total = ReadoutAccumulator(self.kind, self.max_components)
+        total.n_samples = self.n_samples + other.n_samples
+        total.rhs = self.rhs + other.rhs
+        if self.gram is not None:
+            total.gram = np.asfortranarray(self.gram + other.gram)
+        return total
+
     def update(self, H, r):
         design = quadratic_design(H[:, : self.max_components])
         self.n_samples += design.shape[0]
@@ -203,8 +212,9 @@ class CalibrationAccumulator:
 
     The moment head always gets at least an affine calibration; the quadratic
     head, already a least-squares fit, only when ``degree > 1``. Outputs are
-    standardised (first pass: ``observe``) before forming powers, so that
-    degree 5 stays well conditioned.
+    standardised (a first pass: ``observe``) before forming powers, so that
+    degree 5 stays well conditioned. The per-pass statistics are
+    :class:`CalibrationStatistics`, which add up across batches and chunks.
     """
 
     def __init__(self, readouts, degree):
@@ -212,18 +222,57 @@ class CalibrationAccumulator:
         self.degrees = [
             max(degree, 1) if readout.kind == "moment" else degree for readout in readouts
         ]
-        self.active = [
-            readout.kind == "moment" or degree > 1 for readout in readouts
-        ]
-        self._count = 0
-        self._sums = np.zeros(len(readouts))
-        self._sq_sums = np.zeros(len(readouts))
-        self.grams = [np.zeros((g + 1, g + 1)) for g in self.degrees]
-        self.rhs = [np.zeros(g + 1) for g in self.degrees]
+        self.active = [readout.kind == "moment" or degree > 1 for readout in readouts]
 
     @property
     def needed(self):
         return any(self.active)
+
+    def fresh(self):
+        return CalibrationStatistics(self.readouts, self.degrees, self.active)
+
+    def finish_observing(self, stats):
+        count = max(stats.count, 1)
+        means = stats.sums / count
+        variances = np.maximum(stats.sq_sums / count - means**2, 0.0)
+        for index, readout in enumerate(self.readouts):
+            if self.active[index]:
+                readout.output_mean = means[index]
+                readout.output_scale = (
+                    np.sqrt(variances[index]) if variances[index] > 1e-24 else 1.0
+                )
+
+    def solve(self, stats):
+        for index, readout in enumerate(self.readouts):
+            if not self.active[index]:
+                continue
+            gram = stats.grams[index]
+            ridge = 1e-10 * max(np.trace(gram), 1e-300) * np.eye(gram.shape[0])
+            readout.calibration = _solve_symmetric(gram + ridge, stats.rhs[index])
+        return self.readouts
+
+
+class CalibrationStatistics:
+    """Additive statistics of one calibration pass (see CalibrationAccumulator)."""
+
+    def __init__(self, readouts, degrees, active):
+        self.readouts = readouts
+        self.degrees = degrees
+        self.active = active
+        self.count = 0
+        self.sums = np.zeros(len(readouts))
+        self.sq_sums = np.zeros(len(readouts))
+        self.grams = [np.zeros((g + 1, g + 1)) for g in degrees]
+        self.rhs = [np.zeros(g + 1) for g in degrees]
+
+    def __add__(self, other):
+        total = CalibrationStatistics(self.readouts, self.degrees, self.active)
+        total.count = self.count + other.count
+        total.sums = self.sums + other.sums
+        total.sq_sums = self.sq_sums + other.sq_sums
+        total.grams = [a + b for a, b in zip(self.grams, other.grams)]
+        total.rhs = [a + b for a, b in zip(self.rhs, other.rhs)]
+        return total
 
     def _raw_outputs(self, H):
         return path_predictions(
@@ -231,21 +280,10 @@ class CalibrationAccumulator:
         )
 
     def observe(self, H):
-        """First pass: the mean and scale of each readout's output."""
         outputs = self._raw_outputs(H)
-        self._sums += outputs.sum(axis=0)
-        self._sq_sums += (outputs**2).sum(axis=0)
-        self._count += H.shape[0]
-
-    def finish_observing(self):
-        means = self._sums / self._count
-        variances = np.maximum(self._sq_sums / self._count - means**2, 0.0)
-        for index, readout in enumerate(self.readouts):
-            if self.active[index]:
-                readout.output_mean = means[index]
-                readout.output_scale = (
-                    np.sqrt(variances[index]) if variances[index] > 1e-24 else 1.0
-                )
+        self.sums += outputs.sum(axis=0)
+        self.sq_sums += (outputs**2).sum(axis=0)
+        self.count += H.shape[0]
 
     def update(self, H, r):
         outputs = self._raw_outputs(H)
@@ -257,15 +295,6 @@ class CalibrationAccumulator:
             self.grams[index] += powers.T @ powers
             self.rhs[index] += powers.T @ r
 
-    def solve(self):
-        for index, readout in enumerate(self.readouts):
-            if not self.active[index]:
-                continue
-            gram = self.grams[index]
-            ridge = 1e-10 * max(np.trace(gram), 1e-300) * np.eye(gram.shape[0])
-            readout.calibration = _solve_symmetric(gram + ridge, self.rhs[index])
-        return self.readouts
-
 
 def _solve_ridge_system(system, rhs):
     """Minimum-norm solution of a symmetric PSD system via its eigenvalues."""
@@ -275,9 +304,7 @@ def _solve_ridge_system(system, rhs):
     return eigvecs @ (inverse * (eigvecs.T @ rhs))
 
 
-def fit_joint_quadratic(
-    X, y_scaled, standardizer, components, low_gram, low_penalty, alpha, batch_size
-):
+def fit_joint_quadratic(samples, components, low_gram, low_penalty, alpha):
     """Least squares of ``y`` on the low-degree design and the readout design jointly.
 
     Fitting the low-degree part first and the readout on its residual leaves
@@ -292,55 +319,54 @@ def fit_joint_quadratic(
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, d)
-    y_scaled : ndarray of shape (n_samples,)
-    standardizer : Standardizer
+    samples : Samples
+        The training data and preprocessing (see ``_spectral.Samples``).
     components : ndarray of shape (k, d, d)
     low_gram : ndarray of shape (1 + d + D, 1 + d + D)
         Per-sample Gram matrix of ``[1, x, Z]``.
     low_penalty, alpha : float
         Per-sample ridge penalties of the two blocks (none on the intercept).
-    batch_size : int
 
     Returns
     -------
     low_coef : ndarray of shape (1 + d + D,)
     readout : Readout
     """
-    n_samples, d = X.shape
+    n_samples, d = samples.n_samples, samples.n_features
     k = components.shape[0]
     n_low = 1 + d + n_hermite_features(d)
     n_quad = n_design_columns(k) - 1  # the intercept is the low design's
-    gram = np.zeros((n_quad, n_quad), order="F")
-    cross = np.zeros((n_low, n_quad))
-    rhs_low = np.zeros(n_low)
-    rhs_quad = np.zeros(n_quad)
-    buffer = np.empty((min(batch_size, n_samples), n_low))
-    for rows in batch_slices(n_samples, batch_size):
-        Xpre = standardizer.apply(X[rows])
-        F = low_degree_design(Xpre, buffer[: Xpre.shape[0]])
+
+    def init():
+        return {
+            "gram": np.zeros((n_quad, n_quad), order="F"),
+            "cross": np.zeros((n_low, n_quad)),
+            "rhs_low": np.zeros(n_low),
+            "rhs_quad": np.zeros(n_quad),
+        }
+
+    def add_batch(stats, start, Xpre, y_scaled, residual, folds):
+        F = low_degree_design(Xpre, np.empty((Xpre.shape[0], n_low)))
         Phi = quadratic_design(quadratic_features(Xpre, components))[:, 1:]
-        y_batch = y_scaled[rows]
-        syrk_accumulate(gram, Phi)
-        cross += F.T @ Phi
-        rhs_low += F.T @ y_batch
-        rhs_quad += Phi.T @ y_batch
+        syrk_accumulate(stats["gram"], Phi)
+        stats["cross"] += F.T @ Phi
+        stats["rhs_low"] += F.T @ y_scaled
+        stats["rhs_quad"] += Phi.T @ y_scaled
+
+    stats = samples.run(add_batch, init)
     penalties = np.r_[0.0, np.full(n_low - 1, low_penalty), np.full(n_quad, alpha)]
+    cross = stats["cross"] / n_samples
     system = np.block(
-        [
-            [low_gram, cross / n_samples],
-            [cross.T / n_samples, symmetrize_upper(gram) / n_samples],
-        ]
+        [[low_gram, cross], [cross.T, symmetrize_upper(stats["gram"]) / n_samples]]
     )
     system[np.diag_indices_from(system)] += penalties
-    coef = _solve_ridge_system(system, np.r_[rhs_low, rhs_quad] / n_samples)
+    rhs = np.r_[stats["rhs_low"], stats["rhs_quad"]] / n_samples
+    coef = _solve_ridge_system(system, rhs)
     readout = Readout("quadratic", k, np.r_[0.0, coef[n_low:]])
     return coef[:n_low], readout
 
 
-def refit_low_degree(
-    X, y_scaled, standardizer, readout, components, low_gram, low_penalty, batch_size
-):
+def refit_low_degree(samples, readout, components, low_gram, low_penalty):
     """Refit the low-degree part on ``y - readout(h)`` (one backfitting step).
 
     Used where the joint fit does not apply (moment head, link calibration,
@@ -348,18 +374,20 @@ def refit_low_degree(
     ``n x D`` design is built. With ``low_gram`` None (moment deflation) the
     coefficients are the moment estimate ``(1/n) [1, x, Z]^T w``.
     """
-    n_samples, d = X.shape
-    total = 0.0
-    linear = np.zeros(d)
-    outer = np.zeros((d, d))
-    for rows in batch_slices(n_samples, batch_size):
-        Xpre = standardizer.apply(X[rows])
-        w = y_scaled[rows] - readout.predict(quadratic_features(Xpre, components))
-        total += w.sum()
-        linear += Xpre.T @ w
-        outer += (Xpre * w[:, None]).T @ Xpre
-    hermite = sym_to_vec((outer - total * np.eye(d)) / np.sqrt(2.0))
-    rhs = np.r_[total, linear, hermite] / n_samples
+    n_samples, d = samples.n_samples, samples.n_features
+
+    def init():
+        return {"total": 0.0, "linear": np.zeros(d), "outer": np.zeros((d, d))}
+
+    def add_batch(stats, start, Xpre, y_scaled, residual, folds):
+        w = y_scaled - readout.predict(quadratic_features(Xpre, components))
+        stats["total"] += w.sum()
+        stats["linear"] += Xpre.T @ w
+        stats["outer"] += (Xpre * w[:, None]).T @ Xpre
+
+    stats = samples.run(add_batch, init)
+    hermite = sym_to_vec((stats["outer"] - stats["total"] * np.eye(d)) / np.sqrt(2.0))
+    rhs = np.r_[stats["total"], stats["linear"], hermite] / n_samples
     if low_gram is None:
         return rhs
     system = low_gram.copy()

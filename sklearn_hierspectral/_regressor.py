@@ -178,7 +178,6 @@ class HierarchicalSpectralRegressor(RegressorMixin, TransformerMixin, _BaseHiera
         self._readout = None
         if self.n_components_ == 0:
             return self
-        batch_size = self._batch_size(X.shape[1])
         joint = (
             self.readout == "quadratic"
             and self.link_degree == 1
@@ -186,20 +185,20 @@ class HierarchicalSpectralRegressor(RegressorMixin, TransformerMixin, _BaseHiera
         )
         if joint:
             low_coef, readout = fit_joint_quadratic(
-                X, layer1.y_scaled, layer1.standardizer, self.components_,
-                layer1.low_degree_gram, layer1.low_degree_penalty, self.alpha, batch_size,
+                layer1.samples, self.components_, layer1.low_degree_gram,
+                layer1.low_degree_penalty, self.alpha,
             )
         else:
             readout = fit_readouts(
-                X, layer1.standardizer, layer1.residual, self.components_, None,
-                readout=self.readout, n_components_list=[self.n_components_],
-                alpha=self.alpha, link_degree=self.link_degree, batch_size=batch_size,
-            )[0]
+                layer1.samples, [self.components_], None, readout=self.readout,
+                n_components_list=[self.n_components_], alpha=self.alpha,
+                link_degree=self.link_degree,
+            )[0][0]
             low_coef = None
             if layer1.low_degree_coef is not None:
                 low_coef = refit_low_degree(
-                    X, layer1.y_scaled, layer1.standardizer, readout, self.components_,
-                    layer1.low_degree_gram, layer1.low_degree_penalty, batch_size,
+                    layer1.samples, readout, self.components_,
+                    layer1.low_degree_gram, layer1.low_degree_penalty,
                 )
         self.low_degree_coef_ = low_coef
         self._readout = readout

@@ -1,19 +1,23 @@
 """Layer 1 of the hierarchical spectral learner (SPEC section 3, items 0-4).
 
-The fit is three passes over the samples, each a sum of BLAS-3 products over
-batches:
+The fit is a few passes over the samples, each a sum of BLAS-3 products over
+batches (:func:`~sklearn_hierspectral._passes.run_pass`, in memory or on
+Dask chunks):
 
-1. column moments of ``X`` (preprocessing);
-2. the Gram matrix of ``[1, x, Z(x)]`` and its product with ``y``: the
-   low-degree (degree <= 2 Hermite) part of the target, removed by least
-   squares ("deflation");
+1. moments of ``X`` and ``y`` (preprocessing);
+2. the Gram matrix of ``[1, x, Z(x)]`` and its product with ``y``, per fold:
+   the low-degree (degree <= 2 Hermite) part of the target, removed by ridge
+   least squares with a cross-validated penalty ("deflation");
 3. the spectral matrix ``C = (1/n) sum r (Z Z^T - I)`` of the residual ``r``,
    accumulated per cross-validation fold so that layer 1 can be refitted
-   without each fold at no extra cost.
+   without each fold at no extra cost;
+4. under ``n_components='auto'``, one pass training every fold's readout and
+   one scoring it on the held-out fold.
 
-Then an eigendecomposition ranks components by ``|eigenvalue|`` and, for
-``n_components='auto'``, a cross-validated readout error picks how many to
-keep.
+Between passes: a finite-size correction and an eigendecomposition rank the
+components by ``|eigenvalue|``. Folds and subsamples are drawn per row from
+the row index (:func:`~sklearn_hierspectral._passes.row_uniforms`), so the
+fit does not depend on how the rows are batched or chunked.
 """
 
 from dataclasses import dataclass
@@ -33,12 +37,13 @@ from ._hermite import (
 from ._memory import MemoryBudgetError, available_memory_bytes, format_bytes
 from ._passes import (
     Standardizer,
-    batch_slices,
-    grouped_gram,
     column_moments,
+    grouped_gram,
     resolve_batch_size,
+    row_uniforms,
+    run_pass,
     symmetrize_upper,
-    syrk_accumulate,
+    vector_moments,
     weighted_hermite_gram,
 )
 from ._readout import CalibrationAccumulator, ReadoutAccumulator, path_predictions
@@ -47,38 +52,90 @@ from ._readout import CalibrationAccumulator, ReadoutAccumulator, path_predictio
 CV_READOUT_MAX_SAMPLES = 30_000
 
 
-def _semicircle_median():
-    """Median of ``|t|`` under the semicircle law on ``[-1, 1]``."""
+@dataclass
+class BatchPreparer:
+    """Turns a raw batch into what every pass needs; small and picklable, so
+    that Dask workers get it without the data."""
 
-    def cdf_minus_half(t):
-        return (2.0 / np.pi) * (t * np.sqrt(1.0 - t * t) + np.arcsin(t)) - 0.5
+    standardizer: Standardizer
+    y_mean: float
+    y_scale: float
+    low_coef: np.ndarray
+    n_folds: int
+    fold_seed: int
 
-    return optimize.brentq(cdf_minus_half, 0.0, 1.0)
+    def __call__(self, start, X_batch, y_batch):
+        Xpre = self.standardizer.apply(X_batch)
+        y_scaled = (np.asarray(y_batch, dtype=np.float64) - self.y_mean) / self.y_scale
+        residual = y_scaled
+        if self.low_coef is not None:
+            residual = y_scaled - low_degree_part(Xpre, self.low_coef)
+        folds = (row_uniforms(start, Xpre.shape[0], self.fold_seed) * self.n_folds).astype(
+            np.intp
+        )
+        return Xpre, y_scaled, residual, folds
 
 
-#: The bulk edge of a semicircle is its median |eigenvalue| divided by this.
-SEMICIRCLE_MEDIAN = _semicircle_median()
+class Samples:
+    """The training data with the preprocessing learned so far.
+
+    ``run(batch_fn, init_fn)`` is one pass: ``batch_fn(stats, start, Xpre,
+    y_scaled, residual, folds)`` sees preprocessed batches.
+    """
+
+    def __init__(self, X, y, batch_size, preparer):
+        self.X = X
+        self.y = y
+        self.batch_size = batch_size
+        self.preparer = preparer
+
+    @property
+    def n_samples(self):
+        return self.X.shape[0]
+
+    @property
+    def n_features(self):
+        return self.X.shape[1]
+
+    def run(self, batch_fn, init_fn):
+        preparer = self.preparer
+
+        def on_batch(stats, start, X_batch, y_batch):
+            batch_fn(stats, start, *preparer(start, X_batch, y_batch))
+
+        return run_pass([self.X, self.y], on_batch, init_fn, self.batch_size)
 
 
 @dataclass
 class Layer1Fit:
     """What layer 1 learned; the estimators copy it into fitted attributes."""
 
-    standardizer: Standardizer
-    y_mean: float
-    y_scale: float
+    samples: Samples  # the data and preprocessing, for the regressor's passes
     deflation: str
-    low_degree_coef: np.ndarray  # [intercept, linear (d), Hermite (D)] or None
     low_degree_penalty: float  # ridge penalty chosen by cross-validation
     low_degree_gram: np.ndarray  # per-sample Gram of [1, x, Z] (least squares)
-    y_scaled: np.ndarray  # the centred and scaled training target (not stored)
     spectrum: np.ndarray  # all eigenvalues of C, by decreasing |value|
     eigenvectors: np.ndarray  # (D, n_kept) columns, same order
     n_components: int
     noise_edge: float
     cv_errors: np.ndarray  # (max_components + 1,) or None
     cv_errors_se: np.ndarray
-    residual: np.ndarray  # training residual on the scaled target (not stored)
+
+    @property
+    def standardizer(self):
+        return self.samples.preparer.standardizer
+
+    @property
+    def y_mean(self):
+        return self.samples.preparer.y_mean
+
+    @property
+    def y_scale(self):
+        return self.samples.preparer.y_scale
+
+    @property
+    def low_degree_coef(self):
+        return self.samples.preparer.low_coef
 
     @property
     def components(self):
@@ -126,15 +183,21 @@ def resolve_deflation(deflate, n_features, n_folds):
 LOW_DEGREE_RIDGE_GRID = np.r_[0.0, np.logspace(-6, 3, 19)]
 
 
-def fit_low_degree(X, y_scaled, standardizer, method, batch_size, fold_ids, n_folds):
+def fit_low_degree(samples, method):
     """Coefficients of the degree <= 2 Hermite part of the scaled target.
 
-    Least squares with a ridge penalty chosen by cross-validation over
-    ``fold_ids``: each fold's Gram matrix, products with ``y`` and sum of
-    ``y^2`` are accumulated in the same pass, so the held-out error of every
-    penalty follows from these statistics without another pass. On a target
-    with no low-degree part the penalty grows and the part shrinks to zero
-    instead of adding ``(1 + d + D) / n`` of overfitted variance.
+    Least squares with a ridge penalty chosen by cross-validation over the
+    folds: each fold's Gram matrix, products with ``y`` and sum of ``y^2`` are
+    accumulated in the same pass, so the held-out error of every penalty
+    follows from these statistics without another pass. On a target with no
+    low-degree part the penalty grows and the part shrinks to zero instead of
+    adding ``(1 + d + D) / n`` of overfitted variance.
+
+    Parameters
+    ----------
+    samples : Samples
+        With the standardizer and target scaling set (no ``low_coef`` yet).
+    method : {'least-squares', 'moment'}
 
     Returns
     -------
@@ -145,35 +208,42 @@ def fit_low_degree(X, y_scaled, standardizer, method, batch_size, fold_ids, n_fo
         Per-sample Gram matrix of ``[1, x, Z]`` (least squares only), kept for
         the regressor's joint final fit.
     """
-    n_samples, d = X.shape
+    n_samples, d = samples.n_samples, samples.n_features
+    n_folds = samples.preparer.n_folds
     n_coef = 1 + d + n_hermite_features(d)
-    buffer = np.empty((min(batch_size, n_samples), n_coef))
-    rhs = np.zeros((n_folds, n_coef))
-    y_sq = np.zeros(n_folds)
-    grams = None
-    if method == "least-squares":
+    least_squares = method == "least-squares"
+
+    def init():
         grams = [np.zeros((n_coef, n_coef), order="F") for _ in range(n_folds)]
-    for rows in batch_slices(n_samples, batch_size):
-        F = low_degree_design(standardizer.apply(X[rows]), buffer[: rows.stop - rows.start])
-        y_batch = y_scaled[rows]
-        folds = fold_ids[rows]
+        return {
+            "grams": grams if least_squares else None,
+            "rhs": np.zeros((n_folds, n_coef)),
+            "y_sq": np.zeros(n_folds),
+            "sizes": np.zeros(n_folds),
+        }
+
+    def add_batch(stats, start, Xpre, y_scaled, residual, folds):
+        F = low_degree_design(Xpre, np.empty((Xpre.shape[0], n_coef)))
         for fold in range(n_folds):
             mask = folds == fold
-            rhs[fold] += F[mask].T @ y_batch[mask]
-        y_sq += np.bincount(folds, weights=y_batch**2, minlength=n_folds)
-        if grams is not None:
-            grouped_gram(F, folds, grams)
-    if grams is None:
-        # Moment estimate: under N(0, I) the design has identity covariance.
-        return rhs.sum(axis=0) / n_samples, 0.0, None
-    grams = [symmetrize_upper(gram) for gram in grams]
-    total_gram = sum(grams)
+            stats["rhs"][fold] += F[mask].T @ y_scaled[mask]
+        stats["y_sq"] += np.bincount(folds, weights=y_scaled**2, minlength=n_folds)
+        stats["sizes"] += np.bincount(folds, minlength=n_folds)
+        if least_squares:
+            grouped_gram(F, folds, stats["grams"])
+
+    stats = samples.run(add_batch, init)
+    rhs, y_sq, fold_sizes = stats["rhs"], stats["y_sq"], stats["sizes"]
     total_rhs = rhs.sum(axis=0)
-    fold_sizes = np.bincount(fold_ids, minlength=n_folds)
+    if not least_squares:
+        # Moment estimate: under N(0, I) the design has identity covariance.
+        return total_rhs / n_samples, 0.0, None
+    grams = [symmetrize_upper(gram) for gram in stats["grams"]]
+    total_gram = sum(grams)
     held_out_sse = np.zeros(LOW_DEGREE_RIDGE_GRID.size)
     for fold in range(n_folds):
         n_train = n_samples - fold_sizes[fold]
-        if n_train == 0:
+        if n_train == 0 or fold_sizes[fold] == 0:
             continue
         eigvals, eigvecs = linalg.eigh(
             (total_gram - grams[fold]) / n_train, check_finite=False, driver="evd"
@@ -225,27 +295,54 @@ def check_dense_memory(n_features, n_folds):
         )
 
 
-def spectral_matrices(X, y_scaled, standardizer, low_coef, fold_ids, n_folds, batch_size):
-    """Per-fold sums ``sum r Z Z^T`` and ``sum r``, and the residual ``r``."""
-    n_samples, d = X.shape
-    D = n_hermite_features(d)
-    accumulators = [np.zeros((D, D), order="F") for _ in range(n_folds)]
-    residual_sums = np.zeros(n_folds)
-    residual = np.empty(n_samples)
-    buffer = np.empty((min(batch_size, n_samples), D))
-    for rows in batch_slices(n_samples, batch_size):
-        Xpre = standardizer.apply(X[rows])
-        r = y_scaled[rows]
-        if low_coef is not None:
-            r = r - low_degree_part(Xpre, low_coef)
-        residual[rows] = r
-        groups = None if fold_ids is None else fold_ids[rows]
-        weighted_hermite_gram(Xpre, r, buffer, accumulators, groups)
+def spectral_matrices(samples, n_groups):
+    """Per-group sums ``sum r Z Z^T``, ``sum r`` and row counts.
+
+    With one group every row goes to it; with ``n_groups`` equal to the
+    number of folds, each row goes to its fold's matrix.
+    """
+    D = n_hermite_features(samples.n_features)
+
+    def init():
+        return {
+            "matrices": [np.zeros((D, D), order="F") for _ in range(n_groups)],
+            "sums": np.zeros(n_groups),
+            "sizes": np.zeros(n_groups),
+        }
+
+    def add_batch(stats, start, Xpre, y_scaled, residual, folds):
+        groups = None if n_groups == 1 else folds
+        buffer = np.empty((Xpre.shape[0], D))
+        weighted_hermite_gram(Xpre, residual, buffer, stats["matrices"], groups)
         if groups is None:
-            residual_sums[0] += r.sum()
+            stats["sums"][0] += residual.sum()
+            stats["sizes"][0] += residual.size
         else:
-            residual_sums += np.bincount(groups, weights=r, minlength=n_folds)
-    return [symmetrize_upper(acc) for acc in accumulators], residual_sums, residual
+            stats["sums"] += np.bincount(groups, weights=residual, minlength=n_groups)
+            stats["sizes"] += np.bincount(groups, minlength=n_groups)
+
+    stats = samples.run(add_batch, init)
+    matrices = [symmetrize_upper(acc) for acc in stats["matrices"]]
+    return matrices, stats["sums"], stats["sizes"]
+
+
+def _spectral_matrix(matrix_sum, residual_sum, count):
+    C = matrix_sum / count
+    C[np.diag_indices_from(C)] -= residual_sum / count
+    return C
+
+
+def _semicircle_median():
+    """Median of ``|t|`` under the semicircle law on ``[-1, 1]``."""
+
+    def cdf_minus_half(t):
+        return (2.0 / np.pi) * (t * np.sqrt(1.0 - t * t) + np.arcsin(t)) - 0.5
+
+    return optimize.brentq(cdf_minus_half, 0.0, 1.0)
+
+
+#: The bulk edge of a semicircle is its median |eigenvalue| divided by this.
+SEMICIRCLE_MEDIAN = _semicircle_median()
 
 
 def ranked_eigh(matrix, n_keep=None):
@@ -337,109 +434,148 @@ def one_standard_error_choice(mean_errors, standard_errors):
 
 
 def select_n_components(
-    X,
-    standardizer,
-    residual,
+    samples,
     fold_matrices,
     fold_residual_sums,
-    fold_ids,
+    fold_sizes,
     *,
     max_components,
     readout,
     alpha,
     link_degree,
-    batch_size,
-    random_state,
+    subsample_seed,
     finite_size_correction,
 ):
     """Cross-validated readout error for ``k = 0 .. max_components``.
 
     Layer 1 is refitted without each held-out fold (its spectral matrix is the
     total minus the fold's share), the readout is trained on rows outside the
-    fold and scored on the fold. Returns the mean squared errors, their
-    standard errors and the ``k`` picked by the one-standard-error rule.
+    fold (a subsample of at most ``CV_READOUT_MAX_SAMPLES``) and scored on the
+    fold. Returns the mean squared errors, their standard errors and the ``k``
+    picked by the one-standard-error rule.
     """
-    n_samples, d = X.shape
+    n_samples, d = samples.n_samples, samples.n_features
     n_folds = len(fold_matrices)
     total_matrix = sum(fold_matrices)
     total_residual = fold_residual_sums.sum()
-    fold_sizes = np.bincount(fold_ids, minlength=n_folds)
-    k_values = np.arange(max_components + 1)
-    error_sums = np.zeros(max_components + 1)
-    error_sq_sums = np.zeros(max_components + 1)
-    rng = check_random_state(random_state)
+    fold_matrices_1 = []
     for fold in range(n_folds):
         n_train = n_samples - fold_sizes[fold]
-        C_train = (total_matrix - fold_matrices[fold]) / n_train
-        C_train[np.diag_indices_from(C_train)] -= (
-            total_residual - fold_residual_sums[fold]
-        ) / n_train
-        _, vectors, _ = spectral_components(
-            C_train, d, max_components, finite_size_correction
+        C_train = _spectral_matrix(
+            total_matrix - fold_matrices[fold], total_residual - fold_residual_sums[fold], n_train
         )
-        matrices = vec_to_sym(vectors.T, d)
+        _, vectors, _ = spectral_components(C_train, d, max_components, finite_size_correction)
+        fold_matrices_1.append(vec_to_sym(vectors.T, d))
+    rates = np.minimum(1.0, CV_READOUT_MAX_SAMPLES / np.maximum(n_samples - fold_sizes, 1))
 
-        train_rows = np.flatnonzero(fold_ids != fold)
-        if train_rows.size > CV_READOUT_MAX_SAMPLES:
-            train_rows = np.sort(rng.choice(train_rows, CV_READOUT_MAX_SAMPLES, replace=False))
-        readouts = fit_readouts(
-            X, standardizer, residual, matrices, train_rows,
-            readout=readout, n_components_list=k_values[1:], alpha=alpha,
-            link_degree=link_degree, batch_size=batch_size,
-        )
-        baseline = residual[train_rows].mean()
-        held_out = np.flatnonzero(fold_ids == fold)
-        for chunk in batch_slices(held_out.size, batch_size):
-            rows = held_out[chunk]
-            H = quadratic_features(standardizer.apply(X[rows]), matrices)
+    def training_rows(start, count, folds, fold):
+        keep = row_uniforms(start, count, subsample_seed) < rates[fold]
+        return keep & (folds != fold)
+
+    k_values = list(range(1, max_components + 1))
+    readouts = fit_readouts(
+        samples,
+        fold_matrices_1,
+        training_rows,
+        readout=readout,
+        n_components_list=k_values,
+        alpha=alpha,
+        link_degree=link_degree,
+    )
+    baselines = [group_readouts[0].baseline for group_readouts in readouts]
+
+    def init():
+        return {"sums": np.zeros(max_components + 1), "squares": np.zeros(max_components + 1)}
+
+    def add_batch(stats, start, Xpre, y_scaled, residual, folds):
+        for fold in range(n_folds):
+            rows = folds == fold
+            if not rows.any():
+                continue
+            H = quadratic_features(Xpre[rows], fold_matrices_1[fold])
             r = residual[rows]
-            errors = np.empty((rows.size, max_components + 1))
-            errors[:, 0] = (r - baseline) ** 2
-            errors[:, 1:] = (r[:, None] - path_predictions(readouts, H)) ** 2
-            error_sums += errors.sum(axis=0)
-            error_sq_sums += (errors**2).sum(axis=0)
-    mean_errors = error_sums / n_samples
-    variances = np.maximum(error_sq_sums / n_samples - mean_errors**2, 0.0)
+            errors = np.empty((r.size, max_components + 1))
+            errors[:, 0] = (r - baselines[fold]) ** 2
+            errors[:, 1:] = (r[:, None] - path_predictions(readouts[fold], H)) ** 2
+            stats["sums"] += errors.sum(axis=0)
+            stats["squares"] += (errors**2).sum(axis=0)
+
+    stats = samples.run(add_batch, init)
+    mean_errors = stats["sums"] / n_samples
+    variances = np.maximum(stats["squares"] / n_samples - mean_errors**2, 0.0)
     standard_errors = np.sqrt(variances / n_samples)
     return mean_errors, standard_errors, one_standard_error_choice(mean_errors, standard_errors)
 
 
 def fit_readouts(
-    X, standardizer, residual, matrices, rows, *, readout, n_components_list,
-    alpha, link_degree, batch_size,
+    samples, matrices_per_group, row_selector, *, readout, n_components_list, alpha,
+    link_degree,
 ):
-    """Readouts on the first ``k`` learned features, for each ``k`` listed.
+    """Readouts on the first ``k`` learned features, per group of rows.
 
-    ``rows`` selects the training rows (None: all of them).
+    Each group has its own learned matrices and its own rows
+    (``row_selector(start, count, folds, group)`` returns a boolean mask, or
+    ``row_selector`` is None for all rows). One pass accumulates every
+    group's readout statistics for the largest ``k`` (smaller ones are
+    prefixes); the calibration, when needed, takes two more passes.
 
-    One pass accumulates the readout statistics of the largest ``k`` (smaller
-    ones are prefixes); the calibration, when needed, takes two more passes
-    over the same rows.
+    Returns
+    -------
+    readouts : list (per group) of list (per k) of Readout
+        Each group's first readout carries ``baseline``, the mean residual of
+        its rows (the prediction with no feature).
     """
     k_max = int(max(n_components_list))
-    accumulator = ReadoutAccumulator(readout, k_max)
+    n_groups = len(matrices_per_group)
 
-    def feature_batches():
-        n_rows = X.shape[0] if rows is None else rows.size
-        for chunk in batch_slices(n_rows, batch_size):
-            batch_rows = chunk if rows is None else rows[chunk]
-            yield (
-                quadratic_features(standardizer.apply(X[batch_rows]), matrices[:k_max]),
-                residual[batch_rows],
-            )
+    def selected(start, Xpre, residual, folds, group):
+        if row_selector is None:
+            return Xpre, residual
+        rows = row_selector(start, Xpre.shape[0], folds, group)
+        return Xpre[rows], residual[rows]
 
-    for H, r in feature_batches():
-        accumulator.update(H, r)
-    readouts = accumulator.solve(n_components_list, alpha)
-    calibration = CalibrationAccumulator(readouts, link_degree)
-    if calibration.needed:
-        for H, _ in feature_batches():
-            calibration.observe(H)
-        calibration.finish_observing()
-        for H, r in feature_batches():
-            calibration.update(H, r)
-        calibration.solve()
-    return readouts
+    def init():
+        return {
+            "readouts": [ReadoutAccumulator(readout, k_max) for _ in range(n_groups)],
+            "sums": np.zeros(n_groups),
+        }
+
+    def add_batch(stats, start, Xpre, y_scaled, residual, folds):
+        for group, matrices in enumerate(matrices_per_group):
+            Xg, rg = selected(start, Xpre, residual, folds, group)
+            stats["readouts"][group].update(quadratic_features(Xg, matrices[:k_max]), rg)
+            stats["sums"][group] += rg.sum()
+
+    stats = samples.run(add_batch, init)
+    results = []
+    for group in range(n_groups):
+        accumulator = stats["readouts"][group]
+        fitted = accumulator.solve(n_components_list, alpha)
+        fitted[0].baseline = stats["sums"][group] / max(accumulator.n_samples, 1)
+        results.append(fitted)
+
+    calibrations = [CalibrationAccumulator(fitted, link_degree) for fitted in results]
+    if not any(calibration.needed for calibration in calibrations):
+        return results
+
+    def observe(stats, start, Xpre, y_scaled, residual, folds):
+        for group, matrices in enumerate(matrices_per_group):
+            Xg, _ = selected(start, Xpre, residual, folds, group)
+            stats[group].observe(quadratic_features(Xg, matrices[:k_max]))
+
+    observed = samples.run(observe, lambda: [c.fresh() for c in calibrations])
+    for calibration, seen in zip(calibrations, observed):
+        calibration.finish_observing(seen)
+
+    def update(stats, start, Xpre, y_scaled, residual, folds):
+        for group, matrices in enumerate(matrices_per_group):
+            Xg, rg = selected(start, Xpre, residual, folds, group)
+            stats[group].update(quadratic_features(Xg, matrices[:k_max]), rg)
+
+    updated = samples.run(update, lambda: [c.fresh() for c in calibrations])
+    for calibration, seen in zip(calibrations, updated):
+        calibration.solve(seen)
+    return results
 
 
 def fit_layer1(
@@ -458,38 +594,33 @@ def fit_layer1(
     random_state,
     finite_size_correction=True,
 ):
-    """Fit layer 1 on validated ``X`` (n, d) and ``y`` (n,)."""
+    """Fit layer 1 on validated ``X`` (n, d) and ``y`` (n,), in memory or Dask."""
     n_samples, d = X.shape
     D = n_hermite_features(d)
     batch_size = resolve_batch_size(batch_size, 1 + d + D)
     auto = n_components == "auto"
     max_components = min(max_components, D) if auto else n_components
-    n_folds = cv if auto else 1
-    check_dense_memory(d, n_folds)
+    n_groups = cv if auto else 1
+    check_dense_memory(d, n_groups)
 
     standardizer = make_standardizer(X, whiten, batch_size)
-    y_mean = float(np.mean(y))
-    y_scale = float(np.std(y))
+    y_mean, y_scale = vector_moments(y, batch_size)
     if not np.isfinite(y_scale) or y_scale <= np.finfo(np.float64).eps * max(1.0, abs(y_mean)):
         y_scale = 1.0
-    y_scaled = (np.asarray(y, dtype=np.float64) - y_mean) / y_scale
-
     rng = check_random_state(random_state)
     # Folds serve the penalty of the low-degree part and, under 'auto', the
-    # number of components; a random assignment so that sorted data is safe.
-    fold_ids = (rng.permutation(n_samples) % cv).astype(np.intp)
-    deflation = resolve_deflation(deflate, d, cv)
-    low_coef = low_penalty = low_gram = None
-    if deflation != "none":
-        low_coef, low_penalty, low_gram = fit_low_degree(
-            X, y_scaled, standardizer, deflation, batch_size, fold_ids, cv
-        )
+    # number of components; drawn per row so that sorted data is safe.
+    fold_seed, subsample_seed = (int(seed) for seed in rng.randint(0, 2**62, size=2, dtype=np.int64))
+    preparer = BatchPreparer(standardizer, y_mean, y_scale, None, cv, fold_seed)
+    samples = Samples(X, y, batch_size, preparer)
 
-    fold_matrices, fold_residual_sums, residual = spectral_matrices(
-        X, y_scaled, standardizer, low_coef, fold_ids if auto else None, n_folds, batch_size
-    )
-    C = sum(fold_matrices) / n_samples
-    C[np.diag_indices_from(C)] -= fold_residual_sums.sum() / n_samples
+    deflation = resolve_deflation(deflate, d, cv)
+    low_penalty = low_gram = None
+    if deflation != "none":
+        preparer.low_coef, low_penalty, low_gram = fit_low_degree(samples, deflation)
+
+    fold_matrices, fold_residual_sums, fold_sizes = spectral_matrices(samples, n_groups)
+    C = _spectral_matrix(sum(fold_matrices), fold_residual_sums.sum(), n_samples)
     spectrum, eigenvectors, edge = spectral_components(
         C, d, max_components, finite_size_correction
     )
@@ -497,25 +628,20 @@ def fit_layer1(
     cv_errors = cv_errors_se = None
     if auto:
         cv_errors, cv_errors_se, n_components = select_n_components(
-            X, standardizer, residual, fold_matrices, fold_residual_sums, fold_ids,
+            samples, fold_matrices, fold_residual_sums, fold_sizes,
             max_components=max_components, readout=readout, alpha=alpha,
-            link_degree=link_degree, batch_size=batch_size, random_state=rng,
+            link_degree=link_degree, subsample_seed=subsample_seed,
             finite_size_correction=finite_size_correction,
         )
     return Layer1Fit(
-        standardizer=standardizer,
-        y_mean=y_mean,
-        y_scale=y_scale,
+        samples=samples,
         deflation=deflation,
-        low_degree_coef=low_coef,
         low_degree_penalty=low_penalty,
         low_degree_gram=low_gram,
-        y_scaled=y_scaled,
         spectrum=spectrum,
         eigenvectors=eigenvectors,
         n_components=int(n_components),
         noise_edge=edge,
         cv_errors=cv_errors,
         cv_errors_se=cv_errors_se,
-        residual=residual,
     )

@@ -15,19 +15,31 @@ from sklearn_hierspectral._readout import (
 )
 
 
+def _observed(calibration, H):
+    stats = calibration.fresh()
+    stats.observe(H)
+    return stats
+
+
 def _fit(kind, H, r, ks, alpha=0.0, link_degree=1, batch=50):
     acc = ReadoutAccumulator(kind, max(ks))
     for start in range(0, len(r), batch):
-        acc.update(H[start : start + batch], r[start : start + batch])
+        part = ReadoutAccumulator(kind, max(ks))
+        part.update(H[start : start + batch], r[start : start + batch])
+        acc = acc + part
     readouts = acc.solve(ks, alpha)
     calibration = CalibrationAccumulator(readouts, link_degree)
     if calibration.needed:
+        # Statistics of separate batches add up, as they do across Dask chunks.
+        seen = sum(
+            (_observed(calibration, H[start : start + batch]) for start in range(0, len(r), batch)),
+            calibration.fresh(),
+        )
+        calibration.finish_observing(seen)
+        stats = calibration.fresh()
         for start in range(0, len(r), batch):
-            calibration.observe(H[start : start + batch])
-        calibration.finish_observing()
-        for start in range(0, len(r), batch):
-            calibration.update(H[start : start + batch], r[start : start + batch])
-        calibration.solve()
+            stats.update(H[start : start + batch], r[start : start + batch])
+        calibration.solve(stats)
     return readouts
 
 

@@ -13,6 +13,7 @@ from sklearn_hierspectral._hermite import (
 )
 from sklearn_hierspectral._passes import (
     Standardizer,
+    row_uniforms,
     grouped_gram,
     resolve_batch_size,
     symmetrize_upper,
@@ -20,6 +21,8 @@ from sklearn_hierspectral._passes import (
 )
 from sklearn_hierspectral._spectral import (
     LOW_DEGREE_RIDGE_GRID,
+    BatchPreparer,
+    Samples,
     SEMICIRCLE_MEDIAN,
     fit_layer1,
     correct_finite_size,
@@ -34,8 +37,14 @@ from sklearn_hierspectral._spectral import (
 IDENTITY = Standardizer(mean=np.zeros(4), scale=np.ones(4))
 
 
+def _samples(X, y, n_folds, batch_size, low_coef=None, seed=0):
+    """Training data with identity preprocessing, so statistics are checkable."""
+    preparer = BatchPreparer(IDENTITY, 0.0, 1.0, low_coef, n_folds, seed)
+    return Samples(X, y, batch_size, preparer)
+
+
 def _fold_ids(n, n_folds, seed=0):
-    return (np.random.default_rng(seed).permutation(n) % n_folds).astype(np.intp)
+    return (row_uniforms(0, n, seed) * n_folds).astype(np.intp)
 
 
 def test_weighted_hermite_gram_matches_naive_sum_per_group():
@@ -90,9 +99,7 @@ def test_low_degree_fit_is_least_squares_when_signal_is_strong():
     F = low_degree_design(X, np.empty((n, 15)))
     true = rng.standard_normal(15)
     y = F @ true + 0.01 * rng.standard_normal(n)
-    coef, penalty, _ = fit_low_degree(
-        X, y, IDENTITY, "least-squares", 512, _fold_ids(n, 5), 5
-    )
+    coef, penalty, _ = fit_low_degree(_samples(X, y, 5, 512), "least-squares")
     assert penalty <= 1e-4
     expected = np.linalg.lstsq(F, y, rcond=None)[0]
     np.testing.assert_allclose(coef, expected, atol=1e-4)
@@ -103,7 +110,7 @@ def test_low_degree_fit_shrinks_on_pure_noise():
     n = 2000
     X = rng.standard_normal((n, 4))
     y = rng.standard_normal(n)
-    coef, penalty, _ = fit_low_degree(X, y, IDENTITY, "least-squares", 512, _fold_ids(n, 5), 5)
+    coef, penalty, _ = fit_low_degree(_samples(X, y, 5, 512), "least-squares")
     assert penalty >= 1.0
     # Unpenalised least squares would fit about 15 / 2000 of the variance.
     fitted = low_degree_part(X, coef)
@@ -119,7 +126,7 @@ def test_moment_deflation_is_the_sample_moment():
     rng = np.random.default_rng(5)
     X = rng.standard_normal((500, 4))
     y = rng.standard_normal(500)
-    coef, penalty, _ = fit_low_degree(X, y, IDENTITY, "moment", 128, _fold_ids(500, 3), 3)
+    coef, penalty, _ = fit_low_degree(_samples(X, y, 3, 128), "moment")
     F = low_degree_design(X, np.empty((500, 15)))
     np.testing.assert_allclose(coef, F.T @ y / 500, atol=1e-12)
     assert penalty == 0.0
@@ -132,15 +139,30 @@ def test_spectral_matrix_matches_definition_and_folds_add_up():
     y = rng.standard_normal(n)
     coef = rng.standard_normal(15) * 0.1
     folds = _fold_ids(n, 3)
-    mats, sums, residual = spectral_matrices(X, y, IDENTITY, coef, folds, 3, 64)
+    mats, sums, sizes = spectral_matrices(_samples(X, y, 3, 64, low_coef=coef), 3)
     Z = hermite_features(X)
     F = low_degree_design(X, np.empty((n, 15)))
     r = y - F @ coef
-    np.testing.assert_allclose(residual, r, atol=1e-12)
     C_naive = (Z.T @ (r[:, None] * Z) - r.sum() * np.eye(10)) / n
     C = sum(mats) / n - sums.sum() / n * np.eye(10)
     np.testing.assert_allclose(C, C_naive, atol=1e-12)
     np.testing.assert_allclose(sums, np.bincount(folds, weights=r), atol=1e-12)
+    np.testing.assert_array_equal(sizes, np.bincount(folds))
+    for fold in range(3):
+        rows = folds == fold
+        expected = Z[rows].T @ (r[rows, None] * Z[rows])
+        np.testing.assert_allclose(mats[fold], expected, atol=1e-11)
+
+
+def test_row_uniforms_do_not_depend_on_batching():
+    whole = row_uniforms(0, 1000, seed=7)
+    pieces = np.concatenate([row_uniforms(s, 100, seed=7) for s in range(0, 1000, 100)])
+    np.testing.assert_array_equal(whole, pieces)
+    assert 0.0 <= whole.min() and whole.max() < 1.0
+    # Roughly uniform: each decile holds 100 +- 3 sd (sd = 9.5) of 1000 rows.
+    counts = np.bincount((whole * 10).astype(int), minlength=10)
+    assert np.all(np.abs(counts - 100) < 30)
+    assert not np.array_equal(whole, row_uniforms(0, 1000, seed=8))
 
 
 def test_ranked_eigh_orders_by_magnitude_with_fixed_signs():
