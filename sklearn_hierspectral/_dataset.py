@@ -273,6 +273,74 @@ class HierarchicalTargetDataset:
             y += self.noise * rng.standard_normal(n_samples, dtype=dtype)
         return X, y
 
+    def _chunk_seeds(self, n_samples, chunk_size, random_state):
+        n_samples = _check_int("n_samples", n_samples, 1)
+        chunk_size = _check_int("chunk_size", chunk_size, 1)
+        if random_state is None:
+            random_state = int(self._sample_rng.integers(2**63 - 1))
+        sizes = [min(chunk_size, n_samples - start) for start in range(0, n_samples, chunk_size)]
+        return sizes, _seed_sequence(random_state).spawn(len(sizes))
+
+    def sample_chunks(self, n_samples, chunk_size, random_state=None, *, dtype=np.float64):
+        """Draw ``n_samples`` in memory, chunk by chunk, as :meth:`to_dask` does.
+
+        Chunk ``i`` is ``sample(size_i, random_state=seed_i)`` with seeds
+        spawned from ``random_state``, so the result equals
+        ``to_dask(n_samples, chunk_size, random_state)`` computed.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,)
+        """
+        sizes, seeds = self._chunk_seeds(n_samples, chunk_size, random_state)
+        parts = [self.sample(size, random_state=seed, dtype=dtype) for size, seed in zip(sizes, seeds)]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    def to_dask(self, n_samples, chunk_size, random_state=None, *, dtype=np.float64):
+        """Lazily generated Dask arrays of ``n_samples`` fresh samples.
+
+        Each chunk is generated where it is computed (on a worker) from its
+        own seed, so a fit on 10^8 samples never materialises the data
+        anywhere. Equal to :meth:`sample_chunks` with the same arguments.
+
+        Parameters
+        ----------
+        n_samples : int
+        chunk_size : int
+            Rows per chunk.
+        random_state : int, RandomState or Generator, default=None
+            When None, continues the dataset's own stream.
+        dtype : {np.float64, np.float32}, default=np.float64
+
+        Returns
+        -------
+        X : dask.array.Array of shape (n_samples, n_features)
+        y : dask.array.Array of shape (n_samples,)
+
+        Examples
+        --------
+        >>> from sklearn_hierspectral import HierarchicalTargetDataset
+        >>> dataset = HierarchicalTargetDataset(6, random_state=0)
+        >>> X, y = dataset.to_dask(10_000, chunk_size=4_000, random_state=1)
+        >>> X.chunks[0], y.shape
+        ((4000, 4000, 2000), (10000,))
+        """
+        import dask
+
+        from ._distributed import import_dask_array
+
+        dask_array = import_dask_array()
+        dtype = np.dtype(dtype)
+        sizes, seeds = self._chunk_seeds(n_samples, chunk_size, random_state)
+        draw = dask.delayed(_draw_chunk, pure=True, nout=2)
+        X_parts, y_parts = [], []
+        for size, seed in zip(sizes, seeds):
+            X_chunk, y_chunk = draw(self, size, seed, dtype)
+            X_parts.append(dask_array.from_delayed(X_chunk, (size, self.n_features), dtype))
+            y_parts.append(dask_array.from_delayed(y_chunk, (size,), dtype))
+        return dask_array.concatenate(X_parts), dask_array.concatenate(y_parts)
+
     # ------------------------------------------------------------------ theory
     def sample_exponent(self, n_samples):
         """``alpha = log n / log d``."""
@@ -308,6 +376,10 @@ class HierarchicalTargetDataset:
     def scaling_window(self):
         """``(alpha_1, alpha_p)``: where the directions are being recovered."""
         return _theory.scaling_window(self.n_features, self.n_latent, self.decay)
+
+
+def _draw_chunk(dataset, size, seed, dtype):
+    return dataset.sample(size, random_state=seed, dtype=dtype)
 
 
 def make_hierarchical_regression(

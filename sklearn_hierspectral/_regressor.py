@@ -5,7 +5,7 @@ from sklearn.base import RegressorMixin, TransformerMixin, _fit_context
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._hermite import low_degree_part, quadratic_features
-from ._passes import batch_slices
+from ._passes import batch_slices, is_dask_collection
 from ._readout import fit_joint_quadratic, refit_low_degree
 from ._spectral import fit_readouts
 from ._transformer import _BaseHierarchicalSpectral
@@ -162,9 +162,11 @@ class HierarchicalSpectralRegressor(RegressorMixin, TransformerMixin, _BaseHiera
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training inputs.
+            Training inputs. Dask arrays are reduced chunk by chunk where they
+            live (on the cluster when a ``dask.distributed`` client is
+            active); only small statistics reach this process.
         y : array-like of shape (n_samples,)
-            Target values.
+            Target values; a Dask array when ``X`` is one.
 
         Returns
         -------
@@ -212,13 +214,19 @@ class HierarchicalSpectralRegressor(RegressorMixin, TransformerMixin, _BaseHiera
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            A Dask array gives a lazy Dask array, computed chunk by chunk.
 
         Returns
         -------
         y_pred : ndarray of shape (n_samples,)
         """
         check_is_fitted(self)
+        if is_dask_collection(X):
+            return self._map_chunks(X, self._predict_validated, None)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return self._predict_validated(X)
+
+    def _predict_validated(self, X):
         n_samples = X.shape[0]
         scaled = np.zeros(n_samples)
         for rows in batch_slices(n_samples, self._batch_size(X.shape[1])):

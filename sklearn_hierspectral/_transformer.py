@@ -9,7 +9,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._hermite import n_hermite_features, quadratic_features
-from ._passes import batch_slices, resolve_batch_size
+from ._distributed import check_dask_fit_data
+from ._passes import batch_slices, is_dask_collection, resolve_batch_size
 from ._spectral import fit_layer1
 
 
@@ -61,14 +62,21 @@ class _BaseHierarchicalSpectral(BaseEstimator):
         self.random_state = random_state
 
     def _validate_fit_data(self, X, y):
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            dtype=[np.float64, np.float32],
-            y_numeric=True,
-            ensure_min_samples=2,
-        )
+        if is_dask_collection(X) or is_dask_collection(y):
+            # Validated from metadata and one lazy pass; never materialised.
+            X, y = check_dask_fit_data(X, y)
+            self.n_features_in_ = X.shape[1]
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+        else:
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                dtype=[np.float64, np.float32],
+                y_numeric=True,
+                ensure_min_samples=2,
+            )
         n_samples, n_features = X.shape
         D = n_hermite_features(n_features)
         if isinstance(self.n_components, numbers.Integral) and self.n_components > D:
@@ -140,14 +148,31 @@ class _BaseHierarchicalSpectral(BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            A Dask array gives a lazy Dask array, computed chunk by chunk.
 
         Returns
         -------
         H : ndarray of shape (n_samples, n_components_)
         """
         check_is_fitted(self)
+        if is_dask_collection(X):
+            return self._map_chunks(X, self._learned_features, self.n_components_)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         return self._learned_features(X)
+
+    def _map_chunks(self, X, function, n_outputs):
+        """Apply ``function`` to each row chunk of a Dask array, lazily."""
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[-1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        X = X.rechunk({1: -1})
+        if n_outputs is None:
+            return X.map_blocks(function, drop_axis=1, dtype=np.float64)
+        return X.map_blocks(
+            function, chunks=(X.chunks[0], (n_outputs,)), dtype=np.float64
+        )
 
     def get_feature_names_out(self, input_features=None):
         """Names of the learned features, e.g. ``hierarchicalspectraltransformer0``.
@@ -313,7 +338,10 @@ class HierarchicalSpectralTransformer(TransformerMixin, _BaseHierarchicalSpectra
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Training inputs; Dask arrays are reduced chunk by chunk where they
+            live, and only small statistics reach this process.
         y : array-like of shape (n_samples,)
+            Target values; a Dask array when ``X`` is one.
 
         Returns
         -------
