@@ -4,8 +4,8 @@ import numpy as np
 from sklearn.base import RegressorMixin, TransformerMixin, _fit_context
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._hermite import low_degree_part, quadratic_features
-from ._passes import batch_slices, is_dask_collection
+from ._hermite import low_degree_part, n_hermite_features, quadratic_features
+from ._passes import batch_slices, blas_threads_for, is_dask_collection
 from ._readout import fit_joint_quadratic, refit_low_degree
 from ._spectral import fit_readouts
 from ._transformer import _BaseHierarchicalSpectral
@@ -174,7 +174,12 @@ class HierarchicalSpectralRegressor(RegressorMixin, TransformerMixin, _BaseHiera
             Fitted estimator.
         """
         X, y = self._validate_fit_data(X, y)
-        layer1 = self._fit_layer1(X, y)
+        n_features = X.shape[1]
+        with blas_threads_for(X.shape[0], 1 + n_features + n_hermite_features(n_features)):
+            return self._fit_both_layers(X, y)
+
+    def _fit_both_layers(self, X, y):
+        layer1 = self._fit_layer1_threads_set(X, y)
         self.readout_coef_ = None
         self.link_coef_ = None
         self._readout = None

@@ -10,7 +10,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._hermite import n_hermite_features, quadratic_features
 from ._distributed import check_dask_fit_data
-from ._passes import batch_slices, is_dask_collection, resolve_batch_size
+from ._passes import batch_slices, blas_threads_for, is_dask_collection, resolve_batch_size
 from ._spectral import fit_layer1
 
 
@@ -95,6 +95,11 @@ class _BaseHierarchicalSpectral(BaseEstimator):
 
     def _fit_layer1(self, X, y):
         """Fit layer 1, set the fitted attributes and return the fit record."""
+        n_features = X.shape[1]
+        with blas_threads_for(X.shape[0], 1 + n_features + n_hermite_features(n_features)):
+            return self._fit_layer1_threads_set(X, y)
+
+    def _fit_layer1_threads_set(self, X, y):
         fit = fit_layer1(
             X,
             y,
