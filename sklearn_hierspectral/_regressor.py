@@ -72,10 +72,14 @@ class HierarchicalSpectralRegressor(RegressorMixin, TransformerMixin, _BaseHiera
         Degree of the polynomial fitted on the readout output to approximate
         a non-identity link (the published code uses 5). 1 is the identity
         link (an affine calibration for the moment head).
-    solver : {'auto', 'dense'}, default='auto'
-        Eigen-solver of the spectral matrix. 'dense' forms the ``D x D``
-        matrix (``D = d(d+1)/2``); 'auto' currently selects it and refuses,
-        before allocating, sizes that would not fit in memory.
+    solver : {'auto', 'dense', 'matrix-free'}, default='auto'
+        Eigen-solver of the spectral operator. 'dense' forms the ``D x D``
+        matrix (``D = d(d+1)/2``, one per fold under 'auto'); 'matrix-free'
+        runs a block Krylov method on the operator ``C[V]``, one pass over
+        the samples per block product, with memory ``O(k d^2 + batch d k)``,
+        and then scores the folds of 'auto' on the same Krylov subspace.
+        'auto' picks dense while its matrices take at most 1 GiB (and a
+        quarter of the free memory).
     batch_size : int, default=None
         Rows per batch in every pass over the samples; by default sized so
         that the per-batch feature buffer takes about 16 MB.
@@ -90,8 +94,10 @@ class HierarchicalSpectralRegressor(RegressorMixin, TransformerMixin, _BaseHiera
         preprocessed input.
     eigenvalues_ : ndarray of shape (n_components_,)
         Signed eigenvalues of the kept components.
-    spectrum_ : ndarray of shape (D,)
-        All eigenvalues of the spectral matrix, by decreasing magnitude.
+    spectrum_ : ndarray of shape (D,) or (m,)
+        Eigenvalues of the (corrected) spectral matrix, by decreasing
+        magnitude: all ``D`` with the dense solver, the ``m`` Ritz values of
+        the Krylov subspace with the matrix-free one.
     n_components_ : int
         Number of learned features.
     noise_edge_ : float
@@ -119,6 +125,8 @@ class HierarchicalSpectralRegressor(RegressorMixin, TransformerMixin, _BaseHiera
         Mean and standard deviation used to scale the target.
     deflation_ : str
         'least-squares', 'moment' or 'none'.
+    solver_ : str
+        'dense' or 'matrix-free'.
     low_degree_penalty_ : float or None
         Ridge penalty of the low-degree part chosen by cross-validation.
     low_degree_coef_ : ndarray of shape (1 + d + D,) or None

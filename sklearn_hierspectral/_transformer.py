@@ -27,7 +27,7 @@ class _BaseHierarchicalSpectral(BaseEstimator):
         "readout": [StrOptions({"quadratic", "moment"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "link_degree": [Interval(Integral, 1, None, closed="left")],
-        "solver": [StrOptions({"auto", "dense"})],
+        "solver": [StrOptions({"auto", "dense", "matrix-free"})],
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
     }
@@ -114,6 +114,7 @@ class _BaseHierarchicalSpectral(BaseEstimator):
             link_degree=self.link_degree,
             batch_size=self.batch_size,
             random_state=self.random_state,
+            solver=self.solver,
         )
         self._standardizer = fit.standardizer
         self.mean_ = fit.standardizer.mean
@@ -122,6 +123,7 @@ class _BaseHierarchicalSpectral(BaseEstimator):
         self.y_mean_ = fit.y_mean
         self.y_scale_ = fit.y_scale
         self.deflation_ = fit.deflation
+        self.solver_ = fit.solver
         self.low_degree_coef_ = fit.low_degree_coef
         self.low_degree_penalty_ = fit.low_degree_penalty
         self.spectrum_ = fit.spectrum
@@ -263,10 +265,14 @@ class HierarchicalSpectralTransformer(TransformerMixin, _BaseHierarchicalSpectra
         matrix (the learned features have unit scale, so it is relative).
     link_degree : int, default=1
         Degree of the polynomial link calibration used by the readout.
-    solver : {'auto', 'dense'}, default='auto'
-        Eigen-solver of the spectral matrix. 'dense' forms the
-        ``D x D`` matrix (``D = d(d+1)/2``); 'auto' currently selects it and
-        refuses, before allocating, sizes that would not fit in memory.
+    solver : {'auto', 'dense', 'matrix-free'}, default='auto'
+        Eigen-solver of the spectral operator. 'dense' forms the ``D x D``
+        matrix (``D = d(d+1)/2``, one per fold under 'auto'); 'matrix-free'
+        runs a block Krylov method on the operator ``C[V]``, one pass over
+        the samples per block product, with memory ``O(k d^2 + batch d k)``,
+        and then scores the folds of 'auto' on the same Krylov subspace.
+        'auto' picks dense while its matrices take at most 1 GiB (and a
+        quarter of the free memory).
     batch_size : int, default=None
         Rows per batch in every pass over the samples; by default sized so
         that the per-batch feature buffer takes about 16 MB.
@@ -281,8 +287,10 @@ class HierarchicalSpectralTransformer(TransformerMixin, _BaseHierarchicalSpectra
         preprocessed input.
     eigenvalues_ : ndarray of shape (n_components_,)
         Signed eigenvalues of the kept components.
-    spectrum_ : ndarray of shape (D,)
-        All eigenvalues of the spectral matrix, by decreasing magnitude.
+    spectrum_ : ndarray of shape (D,) or (m,)
+        Eigenvalues of the (corrected) spectral matrix, by decreasing
+        magnitude: all ``D`` with the dense solver, the ``m`` Ritz values of
+        the Krylov subspace with the matrix-free one.
     n_components_ : int
         Number of learned features.
     noise_edge_ : float
@@ -304,6 +312,8 @@ class HierarchicalSpectralTransformer(TransformerMixin, _BaseHierarchicalSpectra
         Mean and standard deviation used to scale the target.
     deflation_ : str
         'least-squares', 'moment' or 'none'.
+    solver_ : str
+        'dense' or 'matrix-free'.
     low_degree_penalty_ : float or None
         Ridge penalty of the low-degree part chosen by cross-validation.
     low_degree_coef_ : ndarray of shape (1 + d + D,) or None
