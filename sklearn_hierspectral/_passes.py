@@ -182,14 +182,20 @@ def vector_moments(y, batch_size):
 def syrk_accumulate(acc, rows, scale=1.0):
     """``acc += scale * rows^T rows`` on the upper triangle (BLAS syrk).
 
-    ``acc`` must be Fortran-ordered; only its upper triangle is meaningful
-    until :func:`symmetrize_upper` is called. Half the flops of a general
-    product, and no temporary D x D matrix.
+    ``acc`` must be Fortran-ordered float64; only its upper triangle is
+    meaningful until :func:`symmetrize_upper` is called. Half the flops of a
+    general product. float32 ``rows`` are multiplied in float32 (``ssyrk``,
+    twice the speed and half the memory traffic) within the batch, and the
+    batch's sum is added to the float64 total, so rounding does not grow with
+    the number of samples.
     """
     if rows.shape[0] == 0:
         return acc
-    kernel = dsyrk if acc.dtype == np.float64 else ssyrk
-    return kernel(scale, rows.T, beta=1.0, c=acc, trans=0, lower=0, overwrite_c=1)
+    if rows.dtype == np.float32:
+        batch = ssyrk(np.float32(scale), rows.T, trans=0, lower=0)
+        acc += batch
+        return acc
+    return dsyrk(scale, rows.T, beta=1.0, c=acc, trans=0, lower=0, overwrite_c=1)
 
 
 def symmetrize_upper(acc):
@@ -246,7 +252,7 @@ def weighted_hermite_gram(Xpre, weights, buffer, accumulators, groups=None):
     W = hermite_features(
         Xpre[order],
         out=buffer[: Xpre.shape[0]],
-        row_scale=np.sqrt(np.abs(weights[order])),
+        row_scale=np.sqrt(np.abs(weights[order])).astype(Xpre.dtype, copy=False),
     )
     for group, acc in enumerate(accumulators):
         start, middle, stop = bounds[2 * group : 2 * group + 3]

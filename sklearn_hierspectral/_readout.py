@@ -346,7 +346,7 @@ def fit_joint_quadratic(samples, components, low_gram, low_penalty, alpha):
         }
 
     def add_batch(stats, start, Xpre, y_scaled, residual, folds):
-        F = low_degree_design(Xpre, np.empty((Xpre.shape[0], n_low)))
+        F = low_degree_design(Xpre, np.empty((Xpre.shape[0], n_low), dtype=Xpre.dtype))
         Phi = quadratic_design(quadratic_features(Xpre, components))[:, 1:]
         syrk_accumulate(stats["gram"], Phi)
         stats["cross"] += F.T @ Phi

@@ -369,3 +369,14 @@ def test_block_krylov_finds_both_ends_of_the_spectrum():
     assert result.converged
     np.testing.assert_allclose(result.values, [5.0, -4.0, 3.0], rtol=1e-6)
     np.testing.assert_allclose(np.abs(result.vectors.T @ Q[:, :3]), np.eye(3), atol=1e-4)
+
+
+@pytest.mark.parametrize("solver", ["dense", "matrix-free"])
+def test_float32_input_stays_accurate(solver):
+    dataset = HierarchicalTargetDataset(16, random_state=7)
+    X, y = dataset.sample(30_000, random_state=8)
+    fit64 = _layer1(X, y, n_components=4, solver=solver)
+    fit32 = _layer1(X.astype(np.float32), y, n_components=4, solver=solver)
+    for k in range(4):
+        assert np.sum(fit64.components[k] * fit32.components[k]) ** 2 > 0.999
+    np.testing.assert_allclose(fit32.spectrum[:4], fit64.spectrum[:4], rtol=1e-3)
