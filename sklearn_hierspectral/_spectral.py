@@ -424,7 +424,7 @@ def sandwich_operator(A, basis=None):
     return basis.T @ images.T
 
 
-def correct_finite_size(C, n_features, max_steps, edge, basis=None):
+def correct_finite_size(C, n_features, max_steps, edge, basis=None, ranked=None):
     """Remove the finite-size operator of each clear spike from ``C``.
 
     For Gaussian inputs and one latent feature ``r = b (h^2 - 1)`` with its
@@ -454,40 +454,67 @@ def correct_finite_size(C, n_features, max_steps, edge, basis=None):
 
     Returns
     -------
-    corrected : ndarray, same shape as ``C``
+    correction : ndarray, same shape as ``C``
+        The operator subtracted (``C - correction`` is the corrected matrix);
+        the folds of ``n_components='auto'`` reuse it, since the clear spikes
+        are the same with or without one fold.
     n_corrected : int
     """
-    corrected = C.copy()
+    correction = np.zeros_like(C)
     for step in range(max_steps):
-        eigvals, eigvecs = ranked_eigh(corrected, step + 1)
+        if step == 0 and ranked is not None:
+            eigvals, eigvecs = ranked
+        else:
+            eigvals, eigvecs = ranked_eigh(C - correction, step + 1)
         value = eigvals[step]
         if not abs(value) > SPIKE_EDGE_RATIO * edge:
-            return corrected, step
+            return correction, step
         vector = eigvecs[:, step] if basis is None else basis @ eigvecs[:, step]
         A = vec_to_sym(vector, n_features)
         A2 = A @ A
         weight = value / (2.0 * (1.0 + 2.0 * np.sum(A2 * A2)))
-        corrected -= 4.0 * weight * sandwich_operator(A, basis)
-    return corrected, max_steps
+        correction += 4.0 * weight * sandwich_operator(A, basis)
+    return correction, max_steps
 
 
-def spectral_components(C, n_features, n_keep, finite_size_correction, basis=None, edge=None):
-    """Noise edge, then the ranked eigenpairs of the (corrected) matrix.
+def spectral_components(C, n_features, n_keep, correction=True, basis=None, edge=None):
+    """Noise edge, finite-size correction, then the ranked eigenpairs.
 
-    With ``basis``, ``C`` is the projection of the operator on that subspace,
-    ``edge`` must be given, and the eigenvectors are mapped back to ``R^D``.
+    Parameters
+    ----------
+    C : ndarray
+        The spectral matrix, or with ``basis`` its projection on that subspace.
+    n_features, n_keep : int
+    correction : bool or ndarray, default=True
+        True finds the finite-size correction (:func:`correct_finite_size`),
+        False applies none, an array is subtracted as it is (a fold reusing
+        the full data's correction).
+    basis : ndarray of shape (D, m), default=None
+    edge : float, default=None
+        Noise edge; computed from ``C`` when None (dense ``C`` only).
+
+    Returns
+    -------
+    eigvals, eigvecs (mapped back to R^D), edge, correction (array or None)
     """
-    if edge is None:
-        eigvals = linalg.eigvalsh(C, check_finite=False, driver="evd")
-        top = np.sort(np.abs(eigvals))[::-1][:n_keep]
-        edge = noise_edge(np.sum(eigvals**2), top, C.shape[0])
-    if finite_size_correction:
-        C, _ = correct_finite_size(C, n_features, n_keep, edge, basis)
-    eigvals, eigvecs = ranked_eigh(C)
+    if isinstance(correction, np.ndarray):
+        eigvals, eigvecs = ranked_eigh(C - correction)
+    else:
+        eigvals, eigvecs = ranked_eigh(C)
+        if edge is None:
+            edge = noise_edge(np.sum(C * C), np.abs(eigvals[:n_keep]), C.shape[0])
+        if correction:
+            correction, n_corrected = correct_finite_size(
+                C, n_features, n_keep, edge, basis, ranked=(eigvals, eigvecs)
+            )
+            if n_corrected:
+                eigvals, eigvecs = ranked_eigh(C - correction)
+        else:
+            correction = None
     eigvecs = eigvecs[:, :n_keep]
     if basis is not None:
         eigvecs = basis @ eigvecs
-    return eigvals, eigvecs, edge
+    return eigvals, eigvecs, edge, correction
 
 
 #: Largest number of block products (passes) the matrix-free solver may use.
@@ -762,7 +789,7 @@ def fit_layer1(
     if solver == "dense":
         fold_matrices, fold_residual_sums, fold_sizes = spectral_matrices(samples, n_groups)
         C = _spectral_matrix(sum(fold_matrices), fold_residual_sums.sum(), n_samples)
-        spectrum, eigenvectors, edge = spectral_components(
+        spectrum, eigenvectors, edge, correction = spectral_components(
             C, d, max_components, finite_size_correction
         )
         total_matrix, total_residual = sum(fold_matrices), fold_residual_sums.sum()
@@ -773,8 +800,9 @@ def fit_layer1(
                 total_residual - fold_residual_sums[fold],
                 n_samples - fold_sizes[fold],
             )
-            _, vectors, _ = spectral_components(
-                C_train, d, max_components, finite_size_correction
+            _, vectors, _, _ = spectral_components(
+                C_train, d, max_components,
+                correction if correction is not None else False, edge=edge,
             )
             return vec_to_sym(vectors.T, d)
 
@@ -788,15 +816,15 @@ def fit_layer1(
         basis = krylov.basis
         ritz = np.sort(np.abs(linalg.eigvalsh(krylov.projected)))[::-1]
         edge = noise_edge(krylov.trace_sq, ritz[: max(max_components, 1)], D)
-        spectrum, eigenvectors, _ = spectral_components(
+        spectrum, eigenvectors, _, correction = spectral_components(
             krylov.projected, d, max_components, finite_size_correction, basis, edge
         )
         fold_sizes = operator.blocks[0][3]
 
         def fold_components(fold):
-            _, vectors, _ = spectral_components(
+            _, vectors, _, _ = spectral_components(
                 operator.projected(basis, excluded=fold), d, max_components,
-                finite_size_correction, basis, edge,
+                correction if correction is not None else False, basis, edge,
             )
             return vec_to_sym(vectors.T, d)
 

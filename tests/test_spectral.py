@@ -268,7 +268,8 @@ def test_finite_size_correction_removes_most_of_the_operator():
     A = vec_to_sym(a, d)
     spike = 2 * np.outer(a, a)
     full = spike + 4 * sandwich_operator(A)
-    corrected, n_steps = correct_finite_size(full, d, 3, edge=0.05)
+    correction, n_steps = correct_finite_size(full, d, 3, edge=0.05)
+    corrected = full - correction
     assert n_steps == 1  # what is left of the cloud is below twice the edge
     before = np.linalg.norm(full - spike)
     after = np.linalg.norm(corrected - spike)
@@ -347,10 +348,19 @@ def test_matrix_free_solver_agrees_with_dense_at_d40():
 def test_matrix_free_auto_follows_dense_auto():
     dataset = HierarchicalTargetDataset(12, n_latent=3, decay=0.5, random_state=5)
     X, y = dataset.sample(20_000, random_state=6)
+    # Without the finite-size correction the two solvers score the folds on
+    # the same operators: the same choice, the same errors.
+    dense = _layer1(X, y, solver="dense", finite_size_correction=False)
+    free = _layer1(X, y, solver="matrix-free", finite_size_correction=False)
+    assert free.n_components == dense.n_components
+    np.testing.assert_allclose(free.cv_errors, dense.cv_errors, rtol=1e-4)
+    # With it, the noise edge that decides which spikes are corrected is exact
+    # for the dense solver and a Hutchinson estimate for the matrix-free one
+    # (measured 0.376 and 0.422 here), so the corrections may differ.
     dense = _layer1(X, y, solver="dense")
     free = _layer1(X, y, solver="matrix-free")
-    assert abs(free.n_components - dense.n_components) <= 1
-    np.testing.assert_allclose(free.cv_errors[:4], dense.cv_errors[:4], rtol=0.02)
+    assert abs(free.n_components - dense.n_components) <= 2
+    assert free.noise_edge == pytest.approx(dense.noise_edge, rel=0.2)
 
 
 def test_matrix_free_picks_nothing_on_pure_noise():
