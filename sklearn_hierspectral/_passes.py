@@ -22,7 +22,7 @@ _MAX_BATCH = 8192
 
 
 def resolve_batch_size(batch_size, row_floats, itemsize=8):
-    """Rows per batch: ``batch_size`` or one sized for a ~16 MB buffer."""
+    """Rows per batch: ``batch_size`` or one sized for a ~8 MB buffer."""
     if batch_size is not None:
         return int(batch_size)
     rows = _BUFFER_BYTES // max(1, row_floats * itemsize)

@@ -82,17 +82,17 @@ class HierarchicalSpectralRegressor(RegressorMixin, TransformerMixin, _BaseHiera
         quarter of the free memory).
     batch_size : int, default=None
         Rows per batch in every pass over the samples; by default sized so
-        that the per-batch feature buffer takes about 16 MB.
+        that the per-batch feature buffer takes about 8 MB.
     random_state : int, RandomState instance or None, default=None
         Seeds the fold assignment and subsampling of 'auto'.
 
     Attributes
     ----------
-    components_ : ndarray of shape (n_components_, n_features_in_, n_features_in_)
+    components_ : ndarray of shape (`n_components_`, `n_features_in_`, `n_features_in_`)
         Symmetric, Frobenius-orthonormal matrices ``A_k`` of the learned
         features, by decreasing ``|eigenvalue|``, in the coordinates of the
         preprocessed input.
-    eigenvalues_ : ndarray of shape (n_components_,)
+    eigenvalues_ : ndarray of shape (`n_components_`,)
         Signed eigenvalues of the kept components.
     spectrum_ : ndarray of shape (D,) or (m,)
         Eigenvalues of the (corrected) spectral matrix, by decreasing
@@ -115,11 +115,11 @@ class HierarchicalSpectralRegressor(RegressorMixin, TransformerMixin, _BaseHiera
     link_coef_ : ndarray of shape (link_degree + 1,) or None
         Polynomial link calibration (on the standardised readout output),
         lowest degree first; None when not used.
-    mean_ : ndarray of shape (n_features_in_,)
+    mean_ : ndarray of shape (`n_features_in_`,)
         Column means of the training inputs.
-    scale_ : ndarray of shape (n_features_in_,)
+    scale_ : ndarray of shape (`n_features_in_`,)
         Column standard deviations (1 for constant columns).
-    whitening_ : ndarray of shape (n_features_in_, n_features_in_) or None
+    whitening_ : ndarray of shape (`n_features_in_`, `n_features_in_`) or None
         Whitening matrix when ``whiten=True``.
     y_mean_, y_scale_ : float
         Mean and standard deviation used to scale the target.
@@ -133,7 +133,7 @@ class HierarchicalSpectralRegressor(RegressorMixin, TransformerMixin, _BaseHiera
         Coefficients of the low-degree part on ``[1, x, Z(x)]`` (scaled target).
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column names.
 
     See Also
