@@ -26,7 +26,7 @@ from ._recovery import (
     recovery_report,
 )
 from ._regressor import HierarchicalSpectralRegressor
-from ._study import scaling_study, summarize_study
+from ._study import recovery_study, scaling_study, summarize_study
 from ._transformer import HierarchicalSpectralTransformer
 
 __version__ = "0.1.0"
@@ -49,6 +49,7 @@ __all__ = [
     "match_directions",
     "principal_cosines",
     "recovery_report",
+    "recovery_study",
     "scaling_study",
     "summarize_study",
     "fit_power_law",

@@ -6,15 +6,25 @@ random-feature ridge (random Fourier features, Nystroem) on an embedded
 default hierarchical target, prints the errors and the fitted scaling
 exponents next to the theory's, and writes ``results.csv``, ``summary.json``
 and ``scaling.png`` into an output folder.
+
+While the study runs, every finished cell is saved to ``results.partial.csv``
+in the output folder (rewritten atomically, so it is always complete). An
+interrupted run (Ctrl-C, SIGTERM, a crash) can be continued with
+``--resume``: cells already present with the same configuration (a
+fingerprint of the dataset, seed, test-set size and estimator) are not run
+again. The partial file is removed once the final files are written.
 """
 
 import argparse
+import hashlib
 import json
 import math
 import os
 import platform
+import signal
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -48,6 +58,12 @@ DEFAULT_RF_COMPONENTS = 1000
 DEFAULT_OUTPUT = "hierspectral_study"
 DEFAULT_N_JOBS = 2
 OUTPUT_FILES = ("results.csv", "summary.json", "scaling.png")
+#: Cells finished so far, with the fingerprint of their configuration; exists
+#: only while a study runs or after it was interrupted.
+PARTIAL_FILE = "results.partial.csv"
+#: Statuses of saved cells that --resume reuses; 'error' cells are run again
+#: (an error may have been caused by the interruption itself).
+RESUMABLE_STATUSES = ("ok", "skipped")
 LINKS = ("identity", "tanh", "quadratic")
 
 _PLOT_INSTALL_HINT = 'pip install "sklearn_hierspectral[plot]"'
@@ -158,11 +174,31 @@ def _float_at_least(minimum, strict=False):
     return parse
 
 
+#: More workers than this many per core is surely a typo: loky starts every
+#: worker process at once.
+_MAX_JOBS_PER_CORE = 8
+
+
 def _n_jobs(text):
     value = _int_at_least(-(2**31))(text)
     if value == 0:
         raise argparse.ArgumentTypeError(
             "expected a positive number of workers or -1 (all cores), got 0"
+        )
+    cores = os.cpu_count() or 1
+    if value > _MAX_JOBS_PER_CORE * cores:
+        raise argparse.ArgumentTypeError(
+            f"{value} workers on {cores} core(s) would start {value} processes; "
+            f"use at most {_MAX_JOBS_PER_CORE * cores}, or -1 for one per core"
+        )
+    return value
+
+
+def _seed(text):
+    value = _int_at_least(0)(text)
+    if value >= 2**32:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer in [0, 2**32 - 1] (scikit-learn's seeds), got {text!r}"
         )
     return value
 
@@ -222,7 +258,9 @@ def build_parser():
         epilog=(
             "Exit status: 0 on success, 1 when the study ran but no fit "
             "succeeded or an output could not be written, 2 on invalid "
-            "arguments or an output folder that would be overwritten. Example: "
+            "arguments or an output folder that would be overwritten, 130 when "
+            f"interrupted (the finished cells stay in {PARTIAL_FILE}; rerun the "
+            "same command with --resume to continue). Example: "
             f"{PROG} --n-features 20 --sizes 2000,8000,32000 --repeats 3 "
             "--estimators spectral,rff --output study_d20"
         ),
@@ -298,7 +336,7 @@ def build_parser():
         help="parallel workers (joblib; -1 for all cores; default: %(default)s)",
     )
     study.add_argument(
-        "--seed", type=_int_at_least(0), default=0,
+        "--seed", type=_seed, default=0,
         help="seed of the target, the samples and the estimators "
         "(default: %(default)s)",
     )
@@ -311,6 +349,11 @@ def build_parser():
     output.add_argument(
         "--overwrite", action="store_true",
         help="replace the results in an existing, non-empty output folder",
+    )
+    output.add_argument(
+        "--resume", action="store_true",
+        help="continue an interrupted (or extend a finished) study in --output: "
+        "cells already done with the same configuration are not run again",
     )
     output.add_argument(
         "--no-plot", action="store_true", help="do not draw scaling.png"
@@ -349,6 +392,7 @@ def _validate(parser, options):
         )
     except (ValueError, TypeError) as exc:
         parser.error(str(exc))
+    _check_dataset_usable(parser, options, dataset)
     exact = [name for name in options.estimators if ESTIMATORS[name][2]]
     if exact and options.krr_max_samples and options.krr_max_samples < min(
         options.sizes
@@ -359,18 +403,220 @@ def _validate(parser, options):
             "--estimators"
         )
     output = Path(options.output)
+    if options.resume and options.overwrite:
+        parser.error("give either --resume or --overwrite, not both")
     if output.exists() and not output.is_dir():
         parser.error(f"--output {str(output)!r} exists and is not a folder")
-    if output.is_dir() and any(output.iterdir()) and not options.overwrite:
-        parser.error(
-            f"output folder {str(output)!r} exists and is not empty; pass "
-            "--overwrite to replace its results, or choose another --output"
-        )
+    options.previous_cells = None
+    if output.is_dir() and any(output.iterdir()):
+        if options.resume:
+            try:
+                options.previous_cells = _load_previous_cells(output)
+            except ValueError as exc:
+                parser.error(str(exc))
+        elif not options.overwrite:
+            if (output / PARTIAL_FILE).exists():
+                parser.error(
+                    f"output folder {str(output)!r} holds an interrupted study "
+                    f"({PARTIAL_FILE}); pass --resume to continue it, --overwrite "
+                    "to start over, or choose another --output"
+                )
+            parser.error(
+                f"output folder {str(output)!r} exists and is not empty; pass "
+                "--overwrite to replace its results, --resume to extend them, or "
+                "choose another --output"
+            )
     try:
         output.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         parser.error(f"cannot create the output folder {str(output)!r}: {exc}")
     return dataset
+
+
+def _check_dataset_usable(parser, options, dataset):
+    """Fail fast (exit 2) on a dataset the study could not use at all: samples
+    that would not fit in memory, targets that overflow, an undefined theory."""
+    from ._memory import available_memory
+
+    available, source = available_memory()
+    if available is not None:
+        from ._memory import ALLOCATION_FRACTION, format_bytes
+
+        for option, n in (("--sizes", max(options.sizes)), ("--test-size", options.test_size)):
+            needed = dataset._sample_bytes(n, 8)
+            if needed > ALLOCATION_FRACTION * available:
+                parser.error(
+                    f"argument {option}: a sample of {n:,} rows of {dataset.n_features} "
+                    f"features needs about {format_bytes(needed)}, but only "
+                    f"{format_bytes(available)} is available ({source}); use smaller sizes"
+                )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            dataset.sample(16, random_state=options.seed)
+            dataset.predicted_exponent()
+            for n in options.sizes:
+                dataset.predicted_error(n)
+                dataset.predicted_n_recovered(n)
+            dataset.threshold_samples()
+    except (ValueError, TypeError, ArithmeticError) as exc:
+        parser.error(f"the dataset cannot be used: {' '.join(str(exc).split())}")
+
+
+# ---------------------------------------------------------------- resume
+def _load_previous_cells(output):
+    """Cells saved by an earlier run in ``output``, with their fingerprints.
+
+    From ``results.partial.csv`` when a run was interrupted; else from a
+    finished run's ``results.csv``, whose fingerprints are in ``summary.json``.
+    Returns a DataFrame with the study's columns and ``config``, or raises
+    ValueError when there is nothing to resume or the files are unreadable.
+    """
+    import pandas as pd
+
+    from ._study import STUDY_COLUMNS
+
+    columns = list(STUDY_COLUMNS[:-1])
+    partial = output / PARTIAL_FILE
+    try:
+        if partial.exists():
+            cells = pd.read_csv(partial, keep_default_na=False, na_values=[""])
+            source = partial
+        elif (output / "results.csv").exists() and (output / "summary.json").exists():
+            source = output / "results.csv"
+            summary = json.loads((output / "summary.json").read_text())
+            fingerprints = (summary.get("config") or {}).get("fingerprints") or {}
+            cells = pd.read_csv(source, keep_default_na=False, na_values=[""])
+            cells["config"] = cells["estimator"].astype(str).map(fingerprints).fillna("")
+        else:
+            raise ValueError(
+                f"--resume: nothing to resume in {str(output)!r} (no {PARTIAL_FILE}, "
+                "and no results.csv with its summary.json); pass --overwrite to "
+                "start over, or choose another --output"
+            )
+    except (OSError, ValueError, KeyError, pd.errors.ParserError) as exc:
+        if isinstance(exc, ValueError) and str(exc).startswith("--resume"):
+            raise
+        raise ValueError(
+            f"--resume: cannot read the earlier results in {str(output)!r} "
+            f"({type(exc).__name__}: {' '.join(str(exc).split())}); pass --overwrite "
+            "to start over"
+        ) from None
+    missing = [column for column in columns + ["config"] if column not in cells.columns]
+    if missing:
+        raise ValueError(
+            f"--resume: {source.name} in {str(output)!r} lacks the column(s) "
+            f"{', '.join(missing)}; pass --overwrite to start over"
+        )
+    cells = cells[columns + ["config"]].copy()
+    for text in ("estimator", "status", "reason", "config"):
+        column = cells[text].astype(object)
+        cells[text] = column.where(column.notna(), "").astype(str)
+    return cells
+
+
+def _fingerprint(options, dataset, name, estimator):
+    """Hash of everything a cell's result depends on (not n_jobs, not timing
+    limits): the dataset, the seed, the test set size, the estimator."""
+    from . import __version__
+
+    config = {
+        "dataset": repr(dataset),
+        "n_latent": dataset.n_latent,
+        "latent_exponent": dataset.latent_exponent,
+        "link": options.link,
+        "seed": options.seed,
+        "test_size": options.test_size,
+        "estimator": name,
+        "estimator_repr": repr(estimator),
+        "version": __version__,
+    }
+    text = json.dumps(config, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class _PartialLog:
+    """Saves finished cells to ``results.partial.csv``, atomically, as they come.
+
+    Earlier cells with another fingerprint are kept (never lost by a resume
+    with a changed option); a cell run again replaces its older row.
+    """
+
+    def __init__(self, path, previous, fingerprints):
+        self.path = path
+        self.fingerprints = fingerprints
+        self.rows = {}
+        if previous is not None:
+            for row in previous.to_dict("records"):
+                self.rows[self._key(row, row["config"])] = row
+
+    @staticmethod
+    def _key(row, config):
+        return (str(row["estimator"]), int(row["n_samples"]), int(row["repeat"]), config)
+
+    def add(self, row):
+        config = self.fingerprints[row["estimator"]]
+        self.rows[self._key(row, config)] = {**row, "config": config}
+        self.write()
+
+    def write(self):
+        import pandas as pd
+
+        from ._study import STUDY_COLUMNS
+
+        frame = pd.DataFrame(
+            list(self.rows.values()), columns=list(STUDY_COLUMNS[:-1]) + ["config"]
+        )
+        _atomic_write(self.path, lambda handle: frame.to_csv(handle, index=False))
+
+
+def _resumable(previous, fingerprints):
+    """The earlier cells that this run can reuse, as scaling_study's rows."""
+    if previous is None or previous.empty:
+        return None
+    keep = previous["status"].isin(RESUMABLE_STATUSES) & (
+        previous["config"] == previous["estimator"].astype(str).map(fingerprints)
+    )
+    return previous[keep].drop(columns="config")
+
+
+def _remove_stale_temporaries(output):
+    """Temporary files of an earlier run killed while writing (SIGKILL)."""
+    for name in OUTPUT_FILES + (PARTIAL_FILE,):
+        for stale in output.glob(f".{name}.*.tmp"):
+            try:
+                stale.unlink()
+            except OSError:
+                pass
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that files are cleaned up the same way."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
+def _count_resumed(results, completed):
+    """Cells of ``results`` whose rows came from ``completed``."""
+    if completed is None or completed.empty:
+        return 0
+    keys = set(
+        zip(completed["estimator"].astype(str), completed["n_samples"].astype(int),
+            completed["repeat"].astype(int))
+    )
+    return int(sum(
+        key in keys
+        for key in zip(results["estimator"], results["n_samples"], results["repeat"])
+        # A resumed cell that the time cap now rules out was not reused.
+    ) - sum(
+        key in keys and status == "skipped" and reason.startswith("the fit at n_samples")
+        for key, status, reason in zip(
+            zip(results["estimator"], results["n_samples"], results["repeat"]),
+            results["status"], results["reason"],
+        )
+    ))
 
 
 # ---------------------------------------------------------------- output
@@ -628,14 +874,29 @@ def main(argv=None):
         dataset = _validate(parser, options)
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 2
+    previous_handler = None
+    if threading.current_thread() is threading.main_thread():
+        previous_handler = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return _run(options, dataset)
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        what = "terminated" if isinstance(exc, _Terminated) else "interrupted"
+        partial = Path(options.output) / PARTIAL_FILE
+        if partial.exists():
+            print(
+                f"{PROG}: {what}; the finished cells are saved in {partial}: rerun "
+                "the same command with --resume to continue",
+                file=sys.stderr,
+            )
+        else:
+            print(f"{PROG}: {what}", file=sys.stderr)
         return 130
     except OSError as exc:  # e.g. the disk is full or the folder read-only
         print(f"{PROG}: error: cannot write the results: {exc}", file=sys.stderr)
         return 1
+    finally:
+        if previous_handler is not None:
+            signal.signal(signal.SIGTERM, previous_handler)
 
 
 def _run(options, dataset):
@@ -646,6 +907,17 @@ def _run(options, dataset):
     estimators = {
         name: ESTIMATORS[name][0](options) for name in options.estimators
     }
+    fingerprints = {
+        name: _fingerprint(options, dataset, name, estimator)
+        for name, estimator in estimators.items()
+    }
+    previous = getattr(options, "previous_cells", None)
+    _remove_stale_temporaries(output)
+    partial_path = output / PARTIAL_FILE
+    if previous is None and partial_path.exists():
+        partial_path.unlink()  # --overwrite: an older interrupted study
+    completed = _resumable(previous, fingerprints)
+    partial_log = _PartialLog(partial_path, previous, fingerprints)
     skip = None
     if options.krr_max_samples:
         limit = options.krr_max_samples
@@ -680,8 +952,11 @@ def _run(options, dataset):
             max_fit_seconds=options.max_fit_seconds,
             skip=skip,
             progress=not options.quiet,
+            completed=completed,
+            on_cell=partial_log.add,
         )
         study_seconds = time.perf_counter() - start
+        resumed_cells = _count_resumed(results, completed)
         summary = summarize_study(results, dataset)
 
         status = 0
@@ -732,6 +1007,12 @@ def _run(options, dataset):
                 name: {"description": ESTIMATORS[name][1], "repr": repr(estimator)}
                 for name, estimator in estimators.items()
             },
+            "fingerprints": fingerprints,
+        },
+        "resume": {
+            "resumed": previous is not None,
+            "resumed_cells": resumed_cells,
+            "run_cells": int(len(results)) - resumed_cells,
         },
         "theory": {
             "predicted_exponent": dataset.predicted_exponent(),
@@ -775,8 +1056,16 @@ def _run(options, dataset):
         output / "summary.json",
         lambda handle: json.dump(_jsonable(payload), handle, indent=2, allow_nan=False),
     )
+    # Every result is now in results.csv and summary.json.
+    if partial_path.exists():
+        partial_path.unlink()
 
     say("")
+    if previous is not None:
+        say(
+            f"Resumed {resumed_cells} cell(s) from the earlier run in {output}/; "
+            f"ran {len(results) - resumed_cells}."
+        )
     say(_size_table(results, dataset))
     skipped = _skip_lines(results)
     if skipped:

@@ -1,15 +1,21 @@
 """The hierarchical target: latent quadratic features with power-law weights."""
 
+import math
 import numbers
 
 import numpy as np
+import scipy.sparse as sp
 
 from . import _theory
 from ._hermite import n_hermite_features, quadratic_features, vec_to_sym
+from ._memory import check_allocation
 
 _LINKS = ("identity", "tanh", "quadratic")
 # Rows per batch when evaluating the target: the temporary is n x d x p floats.
 _TARGET_BATCH_ELEMENTS = 2**22
+#: Most chunks :meth:`HierarchicalTargetDataset.to_dask` makes: beyond this the
+#: task graph alone (a few kB per chunk) takes gigabytes and minutes to build.
+_MAX_CHUNKS = 2**17
 
 
 def _seed_sequence(random_state):
@@ -48,6 +54,32 @@ def _check_real(name, value, minimum):
     if not np.isfinite(value) or value < minimum:
         raise ValueError(f"{name} must be a finite number >= {minimum}; got {value}.")
     return float(value)
+
+
+def _check_theory_n_samples(n_samples):
+    """``n_samples`` of the theory methods: positive finite number(s)."""
+    values = np.asarray(n_samples)
+    if values.dtype == bool or values.dtype.kind not in "iuf":
+        raise TypeError(
+            "n_samples must be a positive number or an array of positive numbers; "
+            f"got {n_samples!r}."
+        )
+    if values.size and (not np.all(np.isfinite(values)) or np.any(values <= 0)):
+        raise ValueError(
+            "n_samples must be positive and finite (the theory is in log n / log d); "
+            f"got {n_samples!r}."
+        )
+    return n_samples
+
+
+def _check_dtype(dtype):
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be float32 or float64; got {dtype!r}.") from None
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be float32 or float64; got {dtype}.")
+    return dtype
 
 
 class HierarchicalTargetDataset:
@@ -140,7 +172,22 @@ class HierarchicalTargetDataset:
         self.random_state = random_state
         D = n_hermite_features(self.n_features)
         if n_latent is None:
-            n_latent = max(1, int(round(self.n_features**self.latent_exponent)))
+            try:
+                raw = float(self.n_features) ** self.latent_exponent
+            except OverflowError:
+                raw = math.inf
+            if raw > D:
+                shown = f"{raw:.3g}" if math.isfinite(raw) and raw >= 1e15 else (
+                    f"{int(round(raw))}" if math.isfinite(raw) else "inf"
+                )
+                raise ValueError(
+                    f"round(n_features ** latent_exponent) = {shown} latent features "
+                    f"cannot be orthonormal in the D = d(d+1)/2 = {D} dimensional space "
+                    f"of symmetric {self.n_features}x{self.n_features} matrices; use a "
+                    "smaller latent_exponent or pass n_latent (at most "
+                    f"{D})."
+                )
+            n_latent = max(1, int(round(raw)))
             source = f"round(n_features ** latent_exponent) = {n_latent}"
         else:
             n_latent = _check_int("n_latent", n_latent, 1)
@@ -153,6 +200,16 @@ class HierarchicalTargetDataset:
                 "larger n_features."
             )
         self.n_latent = n_latent
+        # The Gaussian frame, its QR factor and the matrices, before any of it
+        # is allocated: HierarchicalTargetDataset(10**5) must fail fast.
+        check_allocation(
+            8.0 * n_latent * (3.0 * D + 2.0 * self.n_features**2),
+            f"A target with n_features={self.n_features} and {n_latent} latent "
+            f"features (D = {D} dimensional latent directions)",
+            "use a smaller n_features or fewer latent features",
+        )
+        if callable(link):
+            self._check_link_callable(link)
 
         target_seed, sample_seed = _seed_sequence(random_state).spawn(2)
         rng = np.random.default_rng(target_seed)
@@ -166,13 +223,27 @@ class HierarchicalTargetDataset:
         powers = np.arange(1, n_latent + 1, dtype=float) ** (-self.decay)
         self.weights = signs * powers / np.sqrt(2.0 * np.sum(powers**2))
         self._sample_rng = np.random.default_rng(sample_seed)
-        if callable(link):
+
+    @staticmethod
+    def _check_link_callable(link):
+        try:
             probe = np.asarray(link(np.zeros(3)))
-            if probe.shape != (3,):
-                raise ValueError(
-                    "A callable link must map an array of shape (n,) to one of "
-                    f"shape (n,); on shape (3,) it returned shape {probe.shape}."
-                )
+        except Exception as exc:
+            raise ValueError(
+                "The link callable failed on a probe array of shape (3,) with "
+                f"{type(exc).__name__}: {exc}. A callable link must map an array of "
+                "s values to an array of the same shape."
+            ) from exc
+        if probe.shape != (3,):
+            raise ValueError(
+                "A callable link must map an array of shape (n,) to one of "
+                f"shape (n,); on shape (3,) it returned shape {probe.shape}."
+            )
+        if probe.dtype == bool or probe.dtype.kind not in "iuf":
+            raise TypeError(
+                "A callable link must return real numbers; on a probe array it "
+                f"returned dtype {probe.dtype}."
+            )
 
     def __repr__(self):
         link = self.link if isinstance(self.link, str) else getattr(
@@ -186,14 +257,36 @@ class HierarchicalTargetDataset:
 
     # ------------------------------------------------------------------ target
     def _check_X(self, X):
+        if sp.issparse(X):
+            raise TypeError(
+                "X is a sparse matrix, but the target needs dense inputs; pass "
+                "X.toarray()."
+            )
         X = np.asarray(X)
+        if X.dtype.kind == "c":
+            raise TypeError("X must hold real numbers; got complex values.")
+        if X.dtype.kind not in "biuf":
+            try:
+                X = X.astype(np.float64)
+            except (TypeError, ValueError):
+                raise TypeError(
+                    f"X must hold real numbers; got dtype {X.dtype}."
+                ) from None
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise ValueError(
                 f"X must have shape (n_samples, {self.n_features}); got {X.shape}."
             )
-        if not np.issubdtype(X.dtype, np.floating):
+        if X.dtype not in (np.float32, np.float64):
             X = X.astype(np.float64)
+        if not np.all(np.isfinite(X)):
+            raise ValueError(
+                "X contains NaN or infinity; the target is defined for finite inputs "
+                "only. Remove or impute those rows."
+            )
         return X
+
+    def _batch_rows(self):
+        return max(1, _TARGET_BATCH_ELEMENTS // (self.n_features * self.n_latent))
 
     def latent_features(self, X):
         """Latent features ``h_i(x)`` of each row of ``X``.
@@ -207,7 +300,12 @@ class HierarchicalTargetDataset:
         H : ndarray of shape (n_samples, n_latent)
         """
         X = self._check_X(X)
-        return quadratic_features(X, self.latent_matrices.astype(X.dtype, copy=False))
+        matrices = self.latent_matrices.astype(X.dtype, copy=False)
+        out = np.empty((X.shape[0], self.n_latent), dtype=X.dtype)
+        batch = self._batch_rows()
+        for start in range(0, X.shape[0], batch):
+            out[start : start + batch] = quadratic_features(X[start : start + batch], matrices)
+        return out
 
     def _link(self, s):
         if self.link == "identity":
@@ -216,13 +314,19 @@ class HierarchicalTargetDataset:
             return np.tanh(s)
         if self.link == "quadratic":
             return s**2 + s - 1.0
-        return np.asarray(self.link(s), dtype=s.dtype)
+        out = np.asarray(self.link(s))
+        if out.shape != s.shape:
+            raise ValueError(
+                f"The link callable returned shape {out.shape} for an input of shape "
+                f"{s.shape}; it must keep the shape."
+            )
+        return out.astype(s.dtype, copy=False)
 
     def second_layer(self, X):
         """The pre-link hidden value ``s(x) = sum_i b_i (h_i(x)^2 - 1)``."""
         X = self._check_X(X)
         out = np.empty(X.shape[0], dtype=X.dtype)
-        batch = max(1, _TARGET_BATCH_ELEMENTS // (self.n_features * self.n_latent))
+        batch = self._batch_rows()
         weights = self.weights.astype(X.dtype)
         matrices = self.latent_matrices.astype(X.dtype)
         for start in range(0, X.shape[0], batch):
@@ -241,7 +345,30 @@ class HierarchicalTargetDataset:
         -------
         y : ndarray of shape (n_samples,)
         """
-        return self._link(self.second_layer(X))
+        with np.errstate(over="ignore", invalid="ignore"):
+            y = self._link(self.second_layer(X))
+        self._check_finite_target(y)
+        return y
+
+    def _check_finite_target(self, y):
+        finite = np.isfinite(y)
+        if not np.all(finite):
+            link = self.link if isinstance(self.link, str) else getattr(
+                self.link, "__name__", "callable"
+            )
+            raise ValueError(
+                f"The target is NaN or infinite for {int(np.size(y) - np.sum(finite))} "
+                f"of {np.size(y)} inputs (link={link!r}, noise={self.noise:g}, dtype "
+                f"{y.dtype}): the values overflow. Use a link that stays finite, a "
+                "smaller noise, inputs of moderate size, or float64."
+            )
+
+    def _sample_bytes(self, n_samples, itemsize):
+        """Peak bytes of ``sample(n_samples)``: X, y, the noise and the hidden
+        value, plus the batched temporaries of the target."""
+        batch_elements = min(float(n_samples) * self.n_features * self.n_latent,
+                             _TARGET_BATCH_ELEMENTS)
+        return float(n_samples) * (self.n_features + 4) * itemsize + 4.0 * batch_elements * 8
 
     def sample(self, n_samples, random_state=None, *, dtype=np.float64):
         """Draw fresh inputs ``x ~ N(0, I_d)`` and their noisy targets.
@@ -260,9 +387,13 @@ class HierarchicalTargetDataset:
         y : ndarray of shape (n_samples,)
         """
         n_samples = _check_int("n_samples", n_samples, 1)
-        dtype = np.dtype(dtype)
-        if dtype not in (np.float32, np.float64):
-            raise ValueError(f"dtype must be float32 or float64; got {dtype}.")
+        dtype = _check_dtype(dtype)
+        check_allocation(
+            self._sample_bytes(n_samples, dtype.itemsize),
+            f"sample({n_samples}) of {self.n_features} features",
+            "draw fewer samples at a time, or use to_dask(n_samples, chunk_size) "
+            "for data larger than memory",
+        )
         if random_state is None:
             rng = self._sample_rng
         else:
@@ -270,12 +401,21 @@ class HierarchicalTargetDataset:
         X = rng.standard_normal((n_samples, self.n_features), dtype=dtype)
         y = self.target(X)
         if self.noise > 0:
-            y += self.noise * rng.standard_normal(n_samples, dtype=dtype)
+            with np.errstate(over="ignore", invalid="ignore"):
+                y += self.noise * rng.standard_normal(n_samples, dtype=dtype)
+            self._check_finite_target(y)
         return X, y
 
     def _chunk_seeds(self, n_samples, chunk_size, random_state):
         n_samples = _check_int("n_samples", n_samples, 1)
         chunk_size = _check_int("chunk_size", chunk_size, 1)
+        n_chunks = -(-n_samples // chunk_size)
+        if n_chunks > _MAX_CHUNKS:
+            raise ValueError(
+                f"n_samples={n_samples} in chunks of chunk_size={chunk_size} makes "
+                f"{n_chunks} chunks, more than {_MAX_CHUNKS} (the task graph alone "
+                "would not fit in memory); use a larger chunk_size."
+            )
         if random_state is None:
             random_state = int(self._sample_rng.integers(2**63 - 1))
         sizes = [min(chunk_size, n_samples - start) for start in range(0, n_samples, chunk_size)]
@@ -293,6 +433,15 @@ class HierarchicalTargetDataset:
         X : ndarray of shape (n_samples, n_features)
         y : ndarray of shape (n_samples,)
         """
+        n_samples = _check_int("n_samples", n_samples, 1)
+        dtype = _check_dtype(dtype)
+        check_allocation(
+            2.0 * n_samples * (self.n_features + 1) * dtype.itemsize,
+            f"sample_chunks({n_samples}) of {self.n_features} features (the chunks "
+            "and their concatenation)",
+            "draw fewer samples, or use to_dask(n_samples, chunk_size) for data "
+            "larger than memory",
+        )
         sizes, seeds = self._chunk_seeds(n_samples, chunk_size, random_state)
         parts = [self.sample(size, random_state=seed, dtype=dtype) for size, seed in zip(sizes, seeds)]
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
@@ -331,7 +480,16 @@ class HierarchicalTargetDataset:
         from ._distributed import import_dask_array
 
         dask_array = import_dask_array()
-        dtype = np.dtype(dtype)
+        dtype = _check_dtype(dtype)
+        chunk_size = _check_int("chunk_size", chunk_size, 1)
+        # Each chunk is drawn in one piece where it is computed; a chunk that
+        # does not fit in this machine's memory is almost surely a mistake.
+        check_allocation(
+            self._sample_bytes(min(chunk_size, _check_int("n_samples", n_samples, 1)),
+                               dtype.itemsize),
+            f"One chunk of chunk_size={chunk_size} rows of {self.n_features} features",
+            "use a smaller chunk_size (Dask works best with chunks of about 100 MB)",
+        )
         sizes, seeds = self._chunk_seeds(n_samples, chunk_size, random_state)
         draw = dask.delayed(_draw_chunk, pure=True, nout=2)
         X_parts, y_parts = [], []
@@ -344,7 +502,7 @@ class HierarchicalTargetDataset:
     # ------------------------------------------------------------------ theory
     def sample_exponent(self, n_samples):
         """``alpha = log n / log d``."""
-        return _theory.sample_exponent(n_samples, self.n_features)
+        return _theory.sample_exponent(_check_theory_n_samples(n_samples), self.n_features)
 
     def threshold_exponents(self):
         """Predicted recovery threshold ``alpha_i`` of each direction."""
@@ -360,13 +518,13 @@ class HierarchicalTargetDataset:
     def predicted_n_recovered(self, n_samples):
         """Predicted number of recovered directions at ``n_samples``."""
         return _theory.predicted_n_recovered(
-            n_samples, self.n_features, self.n_latent, self.decay
+            _check_theory_n_samples(n_samples), self.n_features, self.n_latent, self.decay
         )
 
     def predicted_error(self, n_samples):
         """Predicted normalised test error (variance in unrecovered directions)."""
         return _theory.predicted_error(
-            n_samples, self.n_features, self.n_latent, self.decay
+            _check_theory_n_samples(n_samples), self.n_features, self.n_latent, self.decay
         )
 
     def predicted_exponent(self):
@@ -431,6 +589,8 @@ def make_hierarchical_regression(
     >>> X.shape, y.shape
     ((200, 8), (200,))
     """
+    if not isinstance(return_dataset, (bool, np.bool_)):
+        raise TypeError(f"return_dataset must be True or False; got {return_dataset!r}.")
     target_seed, sample_seed = _seed_sequence(random_state).spawn(2)
     dataset = HierarchicalTargetDataset(
         n_features,

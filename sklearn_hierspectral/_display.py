@@ -2,6 +2,7 @@
 
 import numbers
 import warnings
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,34 @@ def _import_pyplot(display_name="ScalingLawDisplay"):
             'it with: pip install "sklearn_hierspectral[plot]"'
         ) from exc
     return plt
+
+
+def _check_ax(ax):
+    """``ax`` must be None or a matplotlib Axes (checked before drawing)."""
+    if ax is None:
+        return
+    from matplotlib.axes import Axes
+
+    if not isinstance(ax, Axes):
+        raise TypeError(
+            f"ax must be a matplotlib Axes or None; got {type(ax).__name__}."
+        )
+
+
+#: What the theory overlays read from a dataset.
+_THEORY_ATTRIBUTES = ("n_features", "predicted_error", "threshold_samples")
+
+
+def _check_dataset(dataset, attributes=_THEORY_ATTRIBUTES):
+    """``dataset`` must be None or look like a HierarchicalTargetDataset."""
+    if dataset is None:
+        return
+    missing = [name for name in attributes if not hasattr(dataset, name)]
+    if missing:
+        raise TypeError(
+            "dataset must be a HierarchicalTargetDataset (or None); got "
+            f"{type(dataset).__name__}, which has no {', '.join(missing)}."
+        )
 
 
 def _merge(defaults, overrides):
@@ -235,6 +264,14 @@ class ScalingLawDisplay:
             The display, with ``ax_``, ``figure_`` and the artists set.
         """
         plt = _import_pyplot()
+        _check_ax(ax)
+        _check_dataset(self.dataset)
+        for name, value in (("n_samples", self.n_samples), ("errors", self.errors)):
+            if not isinstance(value, Mapping):
+                raise TypeError(
+                    f"{name} must be a dict mapping estimator names to arrays; got "
+                    f"{type(value).__name__}."
+                )
         if center not in _CENTERS:
             raise ValueError(f"center must be one of {_CENTERS}; got {center!r}.")
         if band not in _BANDS:
@@ -888,6 +925,8 @@ class RecoveryDisplay:
         display : RecoveryDisplay
         """
         plt = _import_pyplot("RecoveryDisplay")
+        _check_ax(ax)
+        _check_dataset(self.dataset, ("n_features", "n_latent", "threshold_samples"))
         if kind not in _RECOVERY_KINDS:
             raise ValueError(f"kind must be one of {_RECOVERY_KINDS}; got {kind!r}.")
         if x not in _X_SCALES:
@@ -1262,6 +1301,10 @@ class RecoveryDisplay:
         """
         n_samples = np.asarray(n_samples, dtype=float).ravel()
         estimators = list(estimators)
+        if not estimators:
+            raise ValueError(
+                "from_estimators needs at least one fitted estimator; got none."
+            )
         if len(estimators) != n_samples.size:
             raise ValueError(
                 f"Got {len(estimators)} estimators but {n_samples.size} sample sizes."
@@ -1458,6 +1501,7 @@ class SpectrumDisplay:
         display : SpectrumDisplay
         """
         plt = _import_pyplot("SpectrumDisplay")
+        _check_ax(ax)
         from matplotlib.lines import Line2D
 
         eigenvalues = np.asarray(self.eigenvalues, dtype=float).ravel()
@@ -1669,6 +1713,7 @@ legend
                 "Pipeline containing one."
             )
         spikes = matched_eigenvalues = matched_cos2 = None
+        _check_dataset(dataset, ("weights", "latent_matrices"))
         if dataset is not None:
             weights = np.asarray(dataset.weights, dtype=float)
             spikes = 2.0 * weights / float(step.y_scale_)

@@ -171,8 +171,46 @@ def available_memory_bytes():
 def format_bytes(n_bytes):
     """Human-readable size in GiB or MiB."""
     value = n_bytes / _GIB
+    if value >= 1e6:
+        # Absurd sizes (e.g. sample(10**15)): a short number, not 20 digits.
+        return f"{value:.1e} GiB"
     if value >= 100:
         return f"{value:,.0f} GiB"
     if value >= 0.1:
         return f"{value:.1f} GiB"
     return f"{n_bytes / 2**20:.1f} MiB"
+
+
+#: Fraction of the available memory that one refused-or-not allocation may
+#: take: the rest is left for the interpreter, temporaries and other processes.
+ALLOCATION_FRACTION = 0.8
+
+
+def check_allocation(n_bytes, what, hint):
+    """Raise :class:`MemoryBudgetError` *before* allocating ``n_bytes``.
+
+    Parameters
+    ----------
+    n_bytes : float
+        Estimated peak number of bytes of the operation (may be huge: it is
+        computed in floating point so that it never overflows).
+    what : str
+        The operation, for the message, e.g. ``"sample(10**12) of 30 features"``.
+    hint : str
+        What the user can do instead, e.g. ``"draw fewer samples"``.
+
+    Returns
+    -------
+    n_bytes : float
+        The same number, when it fits (or when the available memory is unknown).
+    """
+    n_bytes = float(n_bytes)
+    available, source = available_memory()
+    if available is None or n_bytes <= ALLOCATION_FRACTION * available:
+        return n_bytes
+    raise MemoryBudgetError(
+        f"{what} needs about {format_bytes(n_bytes)}, but only "
+        f"{format_bytes(available)} is available ({source}); {hint}.",
+        required_bytes=int(min(n_bytes, 2**63 - 1)),
+        available_bytes=int(available),
+    )

@@ -15,6 +15,8 @@ import numpy as np
 from scipy.optimize import least_squares
 from sklearn.utils import check_random_state
 
+from ._memory import check_allocation
+
 # Bootstrap replicates are computed in chunks of at most this many
 # (replicate, point) entries, to bound the memory of the vectorised fit.
 _CHUNK_ELEMENTS = 2**22
@@ -137,6 +139,8 @@ def _check_inputs(n_samples, errors):
             )
         if not (np.issubdtype(values.dtype, np.number) or values.dtype == bool):
             raise TypeError(f"{name} must be numeric; got dtype {values.dtype}.")
+        if values.dtype.kind == "c":
+            raise TypeError(f"{name} must hold real numbers; got complex values.")
     if n.shape != e.shape:
         raise ValueError(
             "n_samples and errors must have the same length; got "
@@ -416,6 +420,13 @@ def fit_power_law(
         rng = check_random_state(random_state)
         groups = [np.flatnonzero(inverse == k) for k in range(sizes.size)]
         n_points = n.size
+        # The resample indices (and the replicates' temporaries) are allocated
+        # at once: refuse an absurd n_bootstrap before allocating.
+        check_allocation(
+            8.0 * n_bootstrap * (2.0 * n_points + 3.0),
+            f"fit_power_law with n_bootstrap={n_bootstrap} on {n_points} points",
+            "use fewer bootstrap replicates (1000 to 10000 give stable intervals)",
+        )
         idx = _bootstrap_indices(groups, n_points, n_bootstrap, rng)
         if floor:
             replicates = np.full((n_bootstrap, 3), np.nan)

@@ -1,5 +1,6 @@
 """How well learned quadratic features span the true latent ones."""
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,9 +46,15 @@ def direction_cos2(learned_matrices, true_matrices):
     >>> direction_cos2(true[:1], true)
     array([1., 0.])
     """
-    learned = _orthonormal_rows(sym_to_vec(np.asarray(learned_matrices, dtype=float)))
-    true = sym_to_vec(np.asarray(true_matrices, dtype=float))
+    learned, true = _check_pair(learned_matrices, true_matrices)
+    learned = _orthonormal_rows(sym_to_vec(learned))
+    true = sym_to_vec(true)
     norms = np.sum(true**2, axis=1)
+    if np.any(norms == 0):
+        raise ValueError(
+            "true_matrices contains an all-zero matrix, which has no direction; "
+            "pass nonzero latent matrices."
+        )
     if learned.shape[0] == 0:
         return np.zeros(true.shape[0])
     projected = true @ learned.T
@@ -98,7 +105,7 @@ def recovery_cos2(estimator, dataset):
     learned = learned_input_matrices(estimator)
     if learned is None:
         return None
-    return direction_cos2(learned, dataset.latent_matrices)
+    return direction_cos2(learned, _dataset_matrices(dataset, learned))
 
 
 def n_recovered(cos2, threshold=RECOVERY_THRESHOLD):
@@ -117,8 +124,40 @@ def _unit_rows(vectors):
     return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
 
 
-def _check_matrices(name, matrices):
+def _as_real_array(name, values):
+    """``values`` as a float array, with TypeError for complex or non-numbers."""
+    array = np.asarray(values)
+    if array.dtype.kind == "c":
+        raise TypeError(f"{name} must hold real numbers; got complex values.")
+    try:
+        array = array.astype(float, copy=False)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must hold real numbers; got dtype {array.dtype}.") from None
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} contains NaN or infinity.")
+    return array
+
+
+def _dataset_matrices(dataset, learned):
+    """The dataset's latent matrices, checked against the learned ones."""
+    matrices = getattr(dataset, "latent_matrices", None)
+    if matrices is None:
+        raise TypeError(
+            "dataset must be a HierarchicalTargetDataset (an object with "
+            f"latent_matrices); got {type(dataset).__name__}."
+        )
     matrices = np.asarray(matrices, dtype=float)
+    if matrices.ndim == 3 and learned.ndim == 3 and matrices.shape[1:] != learned.shape[1:]:
+        raise ValueError(
+            f"The estimator was fitted on {learned.shape[1]} features but the dataset "
+            f"has n_features={matrices.shape[1]}; pass the dataset whose samples "
+            "trained the estimator."
+        )
+    return matrices
+
+
+def _check_matrices(name, matrices):
+    matrices = _as_real_array(name, matrices)
     if matrices.ndim != 3 or matrices.shape[1] != matrices.shape[2]:
         raise ValueError(
             f"{name} must have shape (n_matrices, d, d); got {matrices.shape}."
@@ -344,8 +383,8 @@ def canonical_correlations(learned_features, true_features):
 
 
 def _check_features(learned_features, true_features):
-    learned = np.asarray(learned_features, dtype=float)
-    true = np.asarray(true_features, dtype=float)
+    learned = _as_real_array("learned_features", learned_features)
+    true = _as_real_array("true_features", true_features)
     if learned.ndim != 2 or true.ndim != 2 or learned.shape[0] != true.shape[0]:
         raise ValueError(
             "learned_features and true_features must be 2-d arrays with the same "
@@ -481,7 +520,7 @@ def learned_features(estimator, X):
 
     Returns
     -------
-    H : ndarray of shape (n_samples, n_components_) or None
+    H : ndarray of shape (n_samples, `n_components_`) or None
         None when the estimator learns no quadratic features.
     """
     found = _locate_quadratic_step(estimator)
@@ -587,6 +626,14 @@ class RecoveryReport:
         )
 
 
+def _threshold_samples_or_nan(dataset):
+    """The theory's thresholds, or NaN where the theory is undefined (d = 1)."""
+    try:
+        return np.asarray(dataset.threshold_samples(), dtype=float)
+    except ValueError:
+        return np.full(np.shape(dataset.weights), np.nan)
+
+
 def recovery_report(
     estimator,
     dataset,
@@ -662,7 +709,27 @@ def recovery_report(
             "HierarchicalSpectralRegressor, HierarchicalSpectralTransformer or a "
             "Pipeline containing one."
         )
-    true = np.asarray(dataset.latent_matrices, dtype=float)
+    true = _dataset_matrices(dataset, learned)
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, numbers.Real)
+        or not 0.0 <= threshold < 1.0
+    ):
+        raise ValueError(f"threshold must be a number in [0, 1); got {threshold!r}.")
+    if n_samples is not None and (
+        isinstance(n_samples, bool)
+        or not isinstance(n_samples, numbers.Real)
+        or not np.isfinite(n_samples)
+        or n_samples < 1
+    ):
+        raise ValueError(
+            f"n_samples must be None or the training-set size (a number >= 1); "
+            f"got {n_samples!r}."
+        )
+    if X_test is None and (
+        isinstance(n_test, bool) or not isinstance(n_test, numbers.Integral) or n_test < 2
+    ):
+        raise ValueError(f"n_test must be an integer >= 2; got {n_test!r}.")
     cos2 = direction_cos2(learned, true)
     if X_test is None:
         X_test, _ = dataset.sample(n_test, random_state=random_state)
@@ -682,7 +749,7 @@ def recovery_report(
         feature_overlap=feature_overlap(H_learned, H_true),
         n_components=int(learned.shape[0]),
         weights=np.asarray(dataset.weights, dtype=float),
-        threshold_samples=np.asarray(dataset.threshold_samples(), dtype=float),
+        threshold_samples=_threshold_samples_or_nan(dataset),
         n_samples=None if n_samples is None else int(n_samples),
         predicted_n_recovered=predicted,
     )

@@ -34,7 +34,7 @@ from threadpoolctl import threadpool_limits
 from ._dataset import _seed_sequence
 from ._recovery import RECOVERY_THRESHOLD, n_recovered, recovery_cos2
 
-__all__ = ["scaling_study", "summarize_study"]
+__all__ = ["recovery_study", "scaling_study", "summarize_study"]
 
 #: Columns of the table returned by :func:`scaling_study`, in order.
 STUDY_COLUMNS = (
@@ -492,6 +492,8 @@ def scaling_study(
     skip=None,
     progress=True,
     recovery_threshold=RECOVERY_THRESHOLD,
+    completed=None,
+    on_cell=None,
 ):
     """Measure test error against training-set size for several estimators.
 
@@ -571,6 +573,20 @@ def scaling_study(
     recovery_threshold : float, default=0.5
         A latent direction counts as recovered when its ``cos^2`` with the
         learned span exceeds this.
+    completed : pandas.DataFrame or iterable of dict, default=None
+        Cells already done, e.g. by an interrupted run of the same study with
+        the same estimators, dataset, ``random_state`` and ``test_size``: rows
+        of this function's table (``estimator``, ``n_samples``, ``repeat``
+        and the result columns). Those cells are not run again and their rows
+        are used as they are; rows of cells the study does not have are
+        ignored. The caller is responsible for the configuration matching (the
+        command line checks a fingerprint of it). Since every cell draws its
+        samples from seeds keyed by its size and repeat, a resumed table
+        equals an uninterrupted one.
+    on_cell : callable, default=None
+        Called in this process with each finished cell's row (a dict) as soon
+        as it is done, e.g. to save progress; not called for resumed cells
+        nor for cells that ``skip`` or the time cap rule out.
 
     Returns
     -------
@@ -683,9 +699,10 @@ def scaling_study(
                 else:
                     to_run.append((name, n, repeat))
 
-    progress_bar = _make_progress(progress, len(to_run))
-    # Smallest size at which each estimator's fit went over the time cap.
-    slow = {}
+    # Cells of an interrupted run: not run again. ``slow`` is the smallest size
+    # at which each estimator's fit went over the time cap (resumed ones too).
+    resumed, slow = _resume_cells(completed, to_run, rows, max_fit_seconds)
+    progress_bar = _make_progress(progress, len(to_run) - len(resumed))
 
     def over_cap(name, n):
         return name in slow and n > slow[name][0]
@@ -694,6 +711,8 @@ def scaling_study(
 
     def tasks():
         for name, n, repeat in to_run:
+            if (name, n, repeat) in resumed:
+                continue
             if over_cap(name, n):
                 withheld.append((name, n, repeat))
                 continue
@@ -726,7 +745,7 @@ def scaling_study(
     try:
         with config, _blas_limit(n_jobs):
             _collect(
-                _parallel_results(parallel_kwargs, tasks()),
+                _notify_cells(_parallel_results(parallel_kwargs, tasks()), on_cell),
                 rows,
                 slow,
                 max_fit_seconds,
@@ -775,6 +794,75 @@ def scaling_study(
         }
     )
     return results
+
+
+def _resume_cells(completed, to_run, rows, max_fit_seconds):
+    """Put the rows of already completed cells into ``rows``.
+
+    Returns the set of resumed cell keys (among ``to_run``) and the time-cap
+    record ``{name: (n_samples, fit_seconds)}`` of the resumed fits.
+    """
+    resumed, slow = set(), {}
+    if completed is None:
+        return resumed, slow
+    wanted = set(to_run)
+    for row in _completed_rows(completed):
+        key = row["estimator"], row["n_samples"], row["repeat"]
+        if key not in wanted:
+            continue
+        rows[key] = row
+        resumed.add(key)
+        seconds = row["fit_seconds"]
+        if (
+            max_fit_seconds is not None
+            and row["status"] == "ok"
+            and seconds > max_fit_seconds
+            and (key[0] not in slow or key[1] < slow[key[0]][0])
+        ):
+            slow[key[0]] = (key[1], seconds)
+    return resumed, slow
+
+
+def _completed_rows(completed):
+    """Rows of ``completed`` (a DataFrame or dicts) as clean study-row dicts."""
+    records = (
+        completed.to_dict("records")
+        if isinstance(completed, pd.DataFrame)
+        else [dict(row) for row in completed]
+    )
+    columns = STUDY_COLUMNS[:-1]  # everything but alpha, which is recomputed
+    clean = []
+    for record in records:
+        missing = [column for column in columns if column not in record]
+        if missing:
+            raise ValueError(
+                f"completed rows must have the columns of scaling_study's table; "
+                f"a row lacks {missing}."
+            )
+        row = {column: record[column] for column in columns}
+        row["estimator"] = str(row["estimator"])
+        row["n_samples"] = int(row["n_samples"])
+        row["repeat"] = int(row["repeat"])
+        for column in (
+            "test_nmse", "fit_seconds", "predict_seconds", "n_components", "n_recovered"
+        ):
+            value = row[column]
+            row[column] = math.nan if value is None or value == "" else float(value)
+        row["status"] = str(row["status"])
+        reason = row["reason"]
+        row["reason"] = "" if reason is None or (
+            isinstance(reason, float) and math.isnan(reason)
+        ) else str(reason)
+        clean.append(row)
+    return clean
+
+
+def _notify_cells(results, on_cell):
+    """Pass each finished row to ``on_cell`` (in this process), then on."""
+    for row in results:
+        if on_cell is not None:
+            on_cell(dict(row))
+        yield row
 
 
 def _collect(results, rows, slow, max_fit_seconds, progress_bar, withheld):
@@ -990,3 +1078,382 @@ def summarize_study(
     summary = pd.DataFrame.from_records(records).set_index("estimator")
     summary["n_max"] = summary["n_max"].astype(np.int64)
     return summary
+
+
+# --------------------------------------------------------------- recovery
+#: Columns of the table returned by :func:`recovery_study`, in order.
+RECOVERY_COLUMNS = (
+    "n_samples",
+    "repeat",
+    "direction",
+    "weight",
+    "cos2",
+    "recovered",
+    "threshold_n",
+    "alpha",
+    "n_components",
+    "n_recovered",
+    "test_nmse",
+    "fit_seconds",
+    "status",
+    "reason",
+)
+
+
+def _run_recovery_cell(
+    estimator, dataset, n_samples, repeat, train_seed, test_seed, test_size, token
+):
+    """Fit one (n_samples, repeat) cell and measure its recovery; never raises.
+
+    Returns a dict with the per-direction ``cos2`` (an array, None on
+    failure) and the per-run values.
+    """
+    cell = {
+        "n_samples": n_samples,
+        "repeat": repeat,
+        "cos2": None,
+        "n_components": math.nan,
+        "test_nmse": math.nan,
+        "fit_seconds": math.nan,
+        "status": "ok",
+        "reason": "",
+    }
+    try:
+        # The training sample is the one scaling_study draws for the same
+        # random_state, size and repeat (same seed keys), so the two studies
+        # are paired.
+        X, y = _CACHE.get(
+            "train",
+            (token, n_samples, repeat),
+            lambda: dataset.sample(n_samples, random_state=train_seed),
+        )
+        X, y = X.copy(), y.copy()
+        model = clone(estimator)
+        start = time.perf_counter()
+        model.fit(X, y)
+        cell["fit_seconds"] = time.perf_counter() - start
+        del X, y
+        cos2 = recovery_cos2(model, dataset)
+        if cos2 is None:
+            raise TypeError(
+                f"{type(_final_estimator(model)).__name__} learns no quadratic "
+                "features to compare with the latent directions; recovery_study "
+                "needs a HierarchicalSpectralRegressor, a "
+                "HierarchicalSpectralTransformer or a Pipeline containing one."
+            )
+        cell["cos2"] = np.asarray(cos2, dtype=float)
+        cell["n_components"] = _fitted_n_components(model)
+        if test_size is not None:
+            X_test, y_test = _CACHE.get(
+                "test",
+                (token, test_size),
+                lambda: dataset.sample(test_size, random_state=test_seed),
+            )
+            y_pred = np.asarray(model.predict(X_test), dtype=float).reshape(-1)
+            variance = float(np.var(y_test))
+            mse = float(np.mean((y_pred - y_test) ** 2))
+            cell["test_nmse"] = mse / variance if variance > 0 else math.nan
+    except MemoryError as exc:
+        cell.update(
+            status="skipped",
+            reason=_one_line(f"{type(exc).__name__}: {exc}"),
+            cos2=None,
+            n_components=math.nan,
+            test_nmse=math.nan,
+        )
+    except Exception as exc:
+        cell.update(
+            status="error",
+            reason=_one_line(f"{type(exc).__name__}: {exc}"),
+            cos2=None,
+            n_components=math.nan,
+            test_nmse=math.nan,
+        )
+    return cell
+
+
+def _recovery_frame(cells, dataset, threshold):
+    """One row per (n_samples, repeat, direction), from the cells' results."""
+    weights = np.asarray(dataset.weights, dtype=float)
+    n_directions = weights.size
+    try:
+        threshold_n = np.asarray(dataset.threshold_samples(), dtype=float)
+    except (AttributeError, ValueError, TypeError):
+        threshold_n = np.full(n_directions, np.nan)
+    n_cells = len(cells)
+    cos2 = np.full((n_cells, n_directions), np.nan)
+    for row, cell in enumerate(cells):
+        if cell["cos2"] is not None:
+            cos2[row] = cell["cos2"]
+    ok = np.array([cell["cos2"] is not None for cell in cells], dtype=bool)
+    recovered = np.where(np.isfinite(cos2), cos2 > threshold, False)
+    n_recovered = np.where(ok, recovered.sum(axis=1), np.nan)
+
+    def per_cell(key, dtype):
+        values = np.array([cell[key] for cell in cells], dtype=dtype)
+        return np.repeat(values, n_directions)
+
+    n_samples = per_cell("n_samples", np.int64)
+    n_features = getattr(dataset, "n_features", None)
+    if isinstance(n_features, numbers.Integral) and n_features >= 2:
+        alpha = np.log(n_samples.astype(float)) / np.log(float(n_features))
+    else:
+        alpha = np.full(n_samples.shape, np.nan)
+    frame = pd.DataFrame(
+        {
+            "n_samples": n_samples,
+            "repeat": per_cell("repeat", np.int64),
+            "direction": np.tile(np.arange(n_directions, dtype=np.int64), n_cells),
+            "weight": np.tile(weights, n_cells),
+            "cos2": cos2.reshape(-1),
+            "recovered": recovered.reshape(-1).astype(bool),
+            "threshold_n": np.tile(threshold_n, n_cells),
+            "alpha": alpha,
+            "n_components": per_cell("n_components", np.float64),
+            "n_recovered": np.repeat(n_recovered.astype(np.float64), n_directions),
+            "test_nmse": per_cell("test_nmse", np.float64),
+            "fit_seconds": per_cell("fit_seconds", np.float64),
+            "status": per_cell("status", object).astype(str),
+            "reason": per_cell("reason", object).astype(str),
+        },
+        columns=list(RECOVERY_COLUMNS),
+    )
+    return frame
+
+
+def recovery_study(
+    estimator,
+    dataset,
+    train_sizes,
+    *,
+    n_repeats=3,
+    test_size=5000,
+    n_jobs=None,
+    backend=None,
+    random_state=0,
+    threshold=RECOVERY_THRESHOLD,
+    progress=True,
+):
+    """Watch the latent directions being recovered as the sample size grows.
+
+    For every training-set size ``n`` and repeat ``r``, the estimator is
+    cloned and fitted on a fresh sample of size ``n`` from ``dataset``; then
+    each latent direction's ``cos^2`` with the learned span
+    (:func:`~sklearn_hierspectral.recovery_cos2`) is recorded, next to the
+    theory's threshold for that direction (SPEC section 4). The result is a
+    tidy table, one row per (size, repeat, direction), that
+    :meth:`RecoveryDisplay.from_study` plots as per-direction curves or as
+    the recovered-count staircase.
+
+    The seeding is that of :func:`scaling_study`: the training sample of a
+    (size, repeat) comes from a seed keyed by the size and the repeat under
+    ``random_state``, and the test set from one fixed seed. So the table
+    depends neither on ``n_jobs`` nor on the backend, and a recovery study
+    and a scaling study with the same ``random_state`` fit on the very same
+    samples (their ``n_recovered`` agree for an estimator with a fixed
+    ``random_state``).
+
+    A cell that cannot run is recorded, not raised: status ``'skipped'`` on
+    :class:`MemoryError`, ``'error'`` (with a warning) on any other
+    exception, including an estimator without learned quadratic features
+    (a kernel baseline); its ``cos2`` is NaN.
+
+    Parameters
+    ----------
+    estimator : estimator
+        An unfitted :class:`HierarchicalSpectralRegressor`,
+        :class:`HierarchicalSpectralTransformer` or a Pipeline containing
+        one. Each cell fits a clone; give it a fixed ``random_state`` for a
+        reproducible table.
+    dataset : HierarchicalTargetDataset
+        The target: its ``sample`` draws the samples, its
+        ``latent_matrices`` are the true directions, its ``weights`` and
+        ``threshold_samples()`` go into the table.
+    train_sizes : sequence of int
+        Distinct training-set sizes, at least 2 each; reported in increasing
+        order.
+    n_repeats : int, default=3
+        Fresh training samples per size.
+    test_size : int or None, default=5000
+        Size of the fixed test set on which ``test_nmse`` is measured (the
+        one :func:`scaling_study` uses for the same ``random_state`` and
+        ``test_size``). None skips the scoring (``test_nmse`` is NaN).
+    n_jobs : int, default=None
+        Number of joblib workers; None means 1 unless in a
+        :func:`joblib.parallel_config` context. -1 uses every core.
+    backend : str or joblib backend instance, default=None
+        joblib backend for the duration of the study, as in
+        :func:`scaling_study`.
+    random_state : int, numpy SeedSequence or None, default=0
+        Seeds the training samples and the test set. The same seed gives the
+        same table (except for ``fit_seconds``).
+    threshold : float, default=0.5
+        A direction counts as recovered when its ``cos^2 > threshold``.
+    progress : bool, default=True
+        Show a progress bar on stderr.
+
+    Returns
+    -------
+    results : pandas.DataFrame
+        One row per (n_samples, repeat, direction), sorted in that order, with
+        columns
+
+        - ``n_samples`` (int), ``repeat`` (int);
+        - ``direction`` (int): the dataset's 0-based index of the direction,
+          strongest first (direction ``i`` is the theory's ``i + 1``);
+        - ``weight`` (float): its signed weight ``b_i``;
+        - ``cos2`` (float): its squared cosine with the learned span, NaN
+          unless ``status == 'ok'``;
+        - ``recovered`` (bool): ``cos2 > threshold``;
+        - ``threshold_n`` (float): the theory's sample size ``n_i`` at which
+          it is recovered (asymptotic, up to constants);
+        - ``alpha`` (float): ``log n / log d``;
+
+        and, the same on every row of a (n_samples, repeat):
+
+        - ``n_components`` (float): the fitted ``n_components_``;
+        - ``n_recovered`` (float): the number of recovered directions;
+        - ``test_nmse`` (float): the normalised test error (NaN when
+          ``test_size`` is None);
+        - ``fit_seconds`` (float);
+        - ``status`` (str): 'ok', 'skipped' or 'error', and ``reason`` (str).
+
+        ``results.attrs`` holds the study's settings and the theory's
+        predictions (as in :func:`scaling_study`).
+
+        ``RecoveryDisplay.from_study(results, dataset=dataset)`` plots it,
+        with ``kind="directions"`` or ``kind="staircase"``; it counts the
+        recovered directions from ``cos2`` with its own ``threshold``
+        argument, so pass it the study's when it is not 0.5.
+
+    Warns
+    -----
+    UserWarning
+        When cells fail with an error other than running out of memory.
+
+    See Also
+    --------
+    scaling_study : Test error of several estimators against the size.
+    recovery_report : Every recovery metric of one fitted estimator.
+    RecoveryDisplay.from_study : Plot the returned table.
+
+    Notes
+    -----
+    This is a function of its own rather than an option of
+    :func:`scaling_study` because its table has another grain (one row per
+    direction, not per estimator) and it needs a single estimator with
+    learned quadratic features, where a scaling study compares any
+    regressors.
+
+    Examples
+    --------
+    >>> from sklearn_hierspectral import (
+    ...     HierarchicalSpectralRegressor, HierarchicalTargetDataset)
+    >>> from sklearn_hierspectral._study import recovery_study
+    >>> dataset = HierarchicalTargetDataset(n_features=8, n_latent=2, random_state=0)
+    >>> results = recovery_study(
+    ...     HierarchicalSpectralRegressor(n_components=4, random_state=0),
+    ...     dataset, [200, 8000], n_repeats=2, test_size=None, progress=False)
+    >>> results.shape
+    (8, 14)
+    >>> results.groupby("n_samples")["n_recovered"].min().to_dict()
+    {200: 0.0, 8000: 2.0}
+    """
+    if isinstance(estimator, Mapping):
+        raise TypeError(
+            "recovery_study takes a single estimator; call it once per estimator "
+            "(with the same random_state, the samples are the same)."
+        )
+    if not (hasattr(estimator, "fit") and hasattr(estimator, "get_params")):
+        raise TypeError(
+            "estimator must be an unfitted scikit-learn estimator, e.g. a "
+            f"HierarchicalSpectralRegressor; got {type(estimator).__name__}."
+        )
+    clone(estimator)
+    for attribute in ("sample", "latent_matrices", "weights"):
+        if not hasattr(dataset, attribute):
+            raise TypeError(
+                f"dataset must have {attribute!r}, like HierarchicalTargetDataset; "
+                f"got {type(dataset).__name__}."
+            )
+    sizes = _check_train_sizes(train_sizes)
+    n_repeats = _check_positive_int("n_repeats", n_repeats)
+    if test_size is not None:
+        test_size = _check_positive_int("test_size", test_size, minimum=2)
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, numbers.Real)
+        or not 0.0 <= threshold < 1.0
+    ):
+        raise ValueError(f"threshold must be in [0, 1); got {threshold!r}.")
+    threshold = float(threshold)
+
+    root = _seed_sequence(random_state)
+
+    def child(*key):
+        return np.random.SeedSequence(root.entropy, spawn_key=root.spawn_key + key)
+
+    test_seed = child(_TEST_KEY)
+    token = uuid.uuid4().hex
+    # Largest sizes first: they take longest, so this balances the workers.
+    to_run = [(n, repeat) for n in sizes[::-1] for repeat in range(n_repeats)]
+    progress_bar = _make_progress(progress, len(to_run), desc="recovery_study")
+    tasks = (
+        delayed(_run_recovery_cell)(
+            estimator,
+            dataset,
+            n,
+            repeat,
+            child(_TRAIN_KEY, n, repeat),
+            test_seed,
+            test_size,
+            token,
+        )
+        for n, repeat in to_run
+    )
+    config = (
+        joblib.parallel_config(backend=backend)
+        if backend is not None
+        else nullcontext()
+    )
+    cells = {}
+    try:
+        with config, _blas_limit(n_jobs):
+            for cell in _parallel_results({"n_jobs": n_jobs, "batch_size": 1}, tasks):
+                cells[cell["n_samples"], cell["repeat"]] = cell
+                progress_bar.set_postfix_str(f"n={cell['n_samples']}")
+                progress_bar.update()
+    finally:
+        progress_bar.close()
+        _CACHE.clear()
+
+    ordered = [cells[n, repeat] for n in sizes for repeat in range(n_repeats)]
+    results = _recovery_frame(ordered, dataset, threshold)
+    failed = [cell for cell in ordered if cell["status"] == "error"]
+    by_reason = {}
+    for cell in failed:
+        by_reason.setdefault(cell["reason"], []).append(cell)
+    for reason, group in by_reason.items():
+        where = ", ".join(
+            f"n_samples={c['n_samples']} repeat={c['repeat']}" for c in group
+        )
+        warnings.warn(
+            f"recovery_study: {len(group)} cell(s) failed ({where}): {reason}",
+            UserWarning,
+            stacklevel=2,
+        )
+    results.attrs.update(
+        {
+            "dataset": repr(dataset),
+            "n_features": getattr(dataset, "n_features", None),
+            "train_sizes": sizes,
+            "n_repeats": n_repeats,
+            "test_size": test_size,
+            "random_state": random_state
+            if random_state is None or isinstance(random_state, numbers.Integral)
+            else repr(random_state),
+            "threshold": threshold,
+            **_theory_attrs(dataset, sizes),
+        }
+    )
+    return results

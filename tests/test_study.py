@@ -19,9 +19,13 @@ from sklearn_hierspectral._baselines import (
     make_kernel_ridge_baseline,
 )
 from sklearn_hierspectral._dataset import HierarchicalTargetDataset
+from sklearn_hierspectral._display import RecoveryDisplay
+from sklearn_hierspectral._recovery import recovery_cos2
 from sklearn_hierspectral._regressor import HierarchicalSpectralRegressor
 from sklearn_hierspectral._study import (
+    RECOVERY_COLUMNS,
     STUDY_COLUMNS,
+    recovery_study,
     scaling_study,
     summarize_study,
 )
@@ -466,3 +470,190 @@ def test_summarize_a_real_study(dataset):
     assert summary.loc["spectral", "theory_exponent"] == dataset.predicted_exponent()
     assert summary.loc["spectral", "exponent"] < summary.loc["ridge", "exponent"]
     assert summary.loc["spectral", "n_max"] == 800
+
+
+# ------------------------------------------------------------------ recovery study
+def quick_recovery(dataset, estimator=None, **kwargs):
+    params = dict(n_repeats=2, test_size=400, progress=False)
+    params.update(kwargs)
+    if estimator is None:
+        estimator = HierarchicalSpectralRegressor(n_components=3, random_state=0)
+    sizes = params.pop("train_sizes", [150, 600])
+    return recovery_study(estimator, dataset, sizes, **params)
+
+
+def test_recovery_study_columns_and_rows(dataset):
+    results = quick_recovery(dataset, train_sizes=[600, 150], threshold=0.4)
+    p = dataset.n_latent
+    assert list(results.columns) == list(RECOVERY_COLUMNS)
+    assert len(results) == 2 * 2 * p
+    for column in ("n_samples", "repeat", "direction"):
+        assert pd.api.types.is_integer_dtype(results[column]), column
+    assert pd.api.types.is_bool_dtype(results["recovered"])
+    for column in (
+        "weight", "cos2", "threshold_n", "alpha", "n_components", "n_recovered",
+        "test_nmse", "fit_seconds",
+    ):
+        assert pd.api.types.is_float_dtype(results[column]), column
+    assert pd.api.types.is_string_dtype(results["status"])
+    # Sorted by size, repeat, direction.
+    assert list(results["n_samples"]) == [150] * 2 * p + [600] * 2 * p
+    assert list(results["repeat"]) == ([0] * p + [1] * p) * 2
+    assert list(results["direction"]) == list(range(p)) * 4
+    # Per-direction columns follow the dataset, strongest first.
+    np.testing.assert_array_equal(results["weight"], np.tile(dataset.weights, 4))
+    np.testing.assert_allclose(
+        results["threshold_n"], np.tile(dataset.threshold_samples(), 4)
+    )
+    np.testing.assert_allclose(
+        results["alpha"], np.log(results["n_samples"]) / np.log(dataset.n_features)
+    )
+    assert set(results["status"]) == {"ok"}
+    assert np.all((results["cos2"] >= 0) & (results["cos2"] <= 1))
+    np.testing.assert_array_equal(results["recovered"], results["cos2"] > 0.4)
+    # Per-run columns: constant within a run, n_recovered the count.
+    runs = results.groupby(["n_samples", "repeat"])
+    assert (runs["n_recovered"].nunique() == 1).all()
+    assert (runs["test_nmse"].nunique() == 1).all()
+    np.testing.assert_array_equal(
+        runs["recovered"].sum().to_numpy(float), runs["n_recovered"].first()
+    )
+    assert np.all(results["n_components"] == 3)
+    assert np.all(results["test_nmse"] > 0)
+    assert results.attrs["threshold"] == 0.4
+    assert results.attrs["predicted_exponent"] == dataset.predicted_exponent()
+
+
+def test_recovery_study_reproducible(dataset):
+    first = quick_recovery(dataset, random_state=3)
+    second = quick_recovery(dataset, random_state=3)
+    pd.testing.assert_frame_equal(
+        first.drop(columns="fit_seconds"), second.drop(columns="fit_seconds")
+    )
+    other = quick_recovery(dataset, random_state=4)
+    assert not np.allclose(first["cos2"], other["cos2"])
+
+
+@pytest.mark.parametrize("backend", [None, "threading"])
+def test_recovery_study_n_jobs_invariant(dataset, backend):
+    sequential = quick_recovery(dataset, n_jobs=1)
+    parallel = quick_recovery(dataset, n_jobs=2, backend=backend)
+    pd.testing.assert_frame_equal(
+        sequential.drop(columns="fit_seconds"), parallel.drop(columns="fit_seconds")
+    )
+
+
+def test_recovery_study_paired_with_scaling_study(dataset):
+    # Same random_state: the same training samples and test set, so the same
+    # fitted model, recovered count and test error as in a scaling study.
+    estimator = HierarchicalSpectralRegressor(random_state=0)
+    recovery = quick_recovery(dataset, estimator, train_sizes=[200, 800])
+    scaling = quick_study(dataset, {"spectral": estimator}, train_sizes=[200, 800])
+    runs = recovery.drop_duplicates(["n_samples", "repeat"]).reset_index(drop=True)
+    np.testing.assert_array_equal(runs["n_samples"], scaling["n_samples"])
+    np.testing.assert_array_equal(runs["n_recovered"], scaling["n_recovered"])
+    np.testing.assert_array_equal(runs["n_components"], scaling["n_components"])
+    np.testing.assert_allclose(runs["test_nmse"], scaling["test_nmse"])
+
+
+def test_recovery_study_cos2_is_recovery_cos2(dataset):
+    estimator = HierarchicalSpectralRegressor(n_components=2, random_state=0)
+    results = quick_recovery(
+        dataset, estimator, train_sizes=[500], n_repeats=1, random_state=7
+    )
+    # Redraw the cell's sample from the documented seed keys and refit.
+    root = np.random.SeedSequence(7)
+    seed = np.random.SeedSequence(root.entropy, spawn_key=(1, 500, 0))
+    X, y = dataset.sample(500, random_state=seed)
+    model = HierarchicalSpectralRegressor(n_components=2, random_state=0).fit(X, y)
+    np.testing.assert_allclose(results["cos2"], recovery_cos2(model, dataset))
+
+
+def test_recovery_study_without_test_set(dataset):
+    results = quick_recovery(dataset, test_size=None, n_repeats=1)
+    assert results["test_nmse"].isna().all()
+    assert results["cos2"].notna().all()
+
+
+def test_recovery_study_baseline_is_an_error_row(dataset):
+    with pytest.warns(UserWarning, match="learns no quadratic features"):
+        results = quick_recovery(dataset, Ridge(), n_repeats=1)
+    assert set(results["status"]) == {"error"}
+    assert results["cos2"].isna().all()
+    assert results["n_recovered"].isna().all()
+    assert not results["recovered"].any()
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"estimator": {"a": Ridge()}}, TypeError, "single estimator"),
+        ({"estimator": "spectral"}, TypeError, "unfitted scikit-learn estimator"),
+        ({"threshold": 1.0}, ValueError, "threshold"),
+        ({"n_repeats": 0}, ValueError, "n_repeats"),
+        ({"test_size": 1}, ValueError, "test_size"),
+        ({"train_sizes": [100, 100]}, ValueError, "duplicates"),
+    ],
+)
+def test_recovery_study_invalid_arguments(dataset, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        quick_recovery(dataset, **kwargs)
+
+
+def test_recovery_study_needs_latent_directions():
+    class NoLatent:
+        def sample(self, n, random_state=None):  # pragma: no cover
+            raise AssertionError
+
+    with pytest.raises(TypeError, match="latent_matrices"):
+        recovery_study(
+            HierarchicalSpectralRegressor(), NoLatent(), [100], progress=False
+        )
+
+
+@pytest.mark.parametrize("kind", ["directions", "staircase"])
+def test_recovery_display_plots_the_table(dataset, kind):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results = quick_recovery(dataset, n_repeats=2, train_sizes=[150, 600, 2400])
+    display = RecoveryDisplay.from_study(results, dataset=dataset, kind=kind)
+    runs = results.drop_duplicates(["n_samples", "repeat"])
+    if kind == "directions":
+        assert sorted(display.lines_) == list(range(dataset.n_latent))
+        means = results.groupby(["direction", "n_samples"])["cos2"].mean()
+        for direction, line in display.lines_.items():
+            np.testing.assert_allclose(line.get_ydata(), means[direction].to_numpy())
+    else:
+        means = runs.groupby("n_samples")["n_recovered"].mean().to_numpy()
+        np.testing.assert_allclose(display.count_line_.get_ydata(), means)
+        assert display.theory_line_ is not None
+    plt.close("all")
+
+
+def test_recovery_study_real_run_recovers_strong_directions():
+    # d = 10, gamma = 1: three latent directions, weights 0.61, 0.30, 0.20.
+    dataset = HierarchicalTargetDataset(n_features=10, decay=1.0, random_state=0)
+    results = recovery_study(
+        HierarchicalSpectralRegressor(random_state=0),
+        dataset,
+        [100, 1000, 10_000],
+        n_repeats=2,
+        test_size=2000,
+        n_jobs=2,
+        progress=False,
+    )
+    cos2 = results.groupby(["n_samples", "direction"])["cos2"].mean().unstack()
+    # Nothing at n = 100; the two strongest directions at the largest size.
+    assert cos2.loc[100].max() < 0.5
+    assert cos2.loc[10_000, 0] > 0.8 and cos2.loc[10_000, 1] > 0.8
+    largest = results[results["n_samples"] == 10_000]
+    assert largest["recovered"][largest["direction"] < 2].all()
+    # Recovery order follows the weights at every size (mean over repeats).
+    for n in cos2.index:
+        assert cos2.loc[n, 0] + 0.05 >= cos2.loc[n, 1]
+    nmse = results.groupby("n_samples")["test_nmse"].mean()
+    assert nmse[10_000] < 0.3 < nmse[100]
