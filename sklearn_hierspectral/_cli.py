@@ -599,24 +599,14 @@ def _on_sigterm(signum, frame):
 
 
 def _count_resumed(results, completed):
-    """Cells of ``results`` whose rows came from ``completed``."""
+    """Cells of ``results`` whose rows came from ``completed`` (a resumed cell
+    that the time cap now rules out has another reason, and does not count)."""
     if completed is None or completed.empty:
         return 0
-    keys = set(
-        zip(completed["estimator"].astype(str), completed["n_samples"].astype(int),
-            completed["repeat"].astype(int))
-    )
-    return int(sum(
-        key in keys
-        for key in zip(results["estimator"], results["n_samples"], results["repeat"])
-        # A resumed cell that the time cap now rules out was not reused.
-    ) - sum(
-        key in keys and status == "skipped" and reason.startswith("the fit at n_samples")
-        for key, status, reason in zip(
-            zip(results["estimator"], results["n_samples"], results["repeat"]),
-            results["status"], results["reason"],
-        )
-    ))
+    keys = ["estimator", "n_samples", "repeat"]
+    earlier = completed[keys + ["reason"]].astype({"n_samples": "int64", "repeat": "int64"})
+    merged = results[keys + ["reason"]].merge(earlier, on=keys, suffixes=("", "_earlier"))
+    return int((merged["reason"] == merged["reason_earlier"]).sum())
 
 
 # ---------------------------------------------------------------- output

@@ -385,6 +385,15 @@ class HierarchicalTargetDataset:
         -------
         X : ndarray of shape (n_samples, n_features)
         y : ndarray of shape (n_samples,)
+
+        Raises
+        ------
+        MemoryBudgetError
+            Before allocating, when the sample would not fit in the available
+            memory (use :meth:`to_dask` for data larger than memory).
+        ValueError
+            When the target overflows (a link or a noise level whose values
+            are not finite).
         """
         n_samples = _check_int("n_samples", n_samples, 1)
         dtype = _check_dtype(dtype)
@@ -466,6 +475,14 @@ class HierarchicalTargetDataset:
         -------
         X : dask.array.Array of shape (n_samples, n_features)
         y : dask.array.Array of shape (n_samples,)
+
+        Raises
+        ------
+        MemoryBudgetError
+            When one chunk would not fit in this machine's available memory
+            (workers are assumed to be no larger).
+        ValueError
+            When there would be more than 131,072 chunks.
 
         Examples
         --------

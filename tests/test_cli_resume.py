@@ -95,7 +95,7 @@ class CellCounter:
 
 
 def interrupt_after(monkeypatch, capsys, output, n_done, extra=()):
-    counter = CellCounter(monkeypatch, interrupt_at=n_done + 1)
+    CellCounter(monkeypatch, interrupt_at=n_done + 1)
     status, out, err = run(capsys, *STUDY, *extra, "--output", str(output))
     monkeypatch.undo()
     return status, out, err
@@ -338,5 +338,55 @@ def test_killed_by_a_signal_then_resumed(tmp_path, capsys, monkeypatch, signum, 
     assert status == 0, err
     assert len(counter.calls) == N_CELLS - done
     assert f"Resumed {done} cell(s)" in out
+    resumed = read(output / "results.csv")
+    pd.testing.assert_frame_equal(resumed[COMPARED], uninterrupted[COMPARED])
+
+
+# ---------------------------------------------------------------- the Python API
+def test_scaling_study_completed_and_on_cell(monkeypatch):
+    from sklearn.linear_model import Ridge
+
+    from sklearn_hierspectral import (
+        HierarchicalSpectralRegressor,
+        HierarchicalTargetDataset,
+        scaling_study,
+    )
+
+    dataset = HierarchicalTargetDataset(5, n_latent=2, random_state=0)
+    estimators = {"spectral": HierarchicalSpectralRegressor(random_state=0), "ridge": Ridge()}
+    kwargs = {"n_repeats": 2, "test_size": 200, "random_state": 3, "progress": False}
+    full = scaling_study(estimators, dataset, [100, 200], **kwargs)
+    seen = []
+    earlier = full[full["n_samples"] == 100]
+    counter = CellCounter(monkeypatch)
+    resumed = scaling_study(
+        estimators, dataset, [100, 200, 400], completed=earlier, on_cell=seen.append, **kwargs
+    )
+    # Only the cells not given ran, and each was reported once, as it finished.
+    assert sorted(counter.calls) == sorted(
+        (name, n, r) for name in estimators for n in (200, 400) for r in (0, 1)
+    )
+    assert sorted((row["estimator"], row["n_samples"], row["repeat"]) for row in seen) == sorted(
+        counter.calls
+    )
+    columns = ["estimator", "n_samples", "repeat", "test_nmse", "n_components", "status"]
+    pd.testing.assert_frame_equal(
+        resumed[resumed["n_samples"] < 400][columns].reset_index(drop=True), full[columns]
+    )
+    # Rows of cells the study does not have are ignored; malformed rows refused.
+    scaling_study(estimators, dataset, [200], completed=earlier, **kwargs)
+    with pytest.raises(ValueError, match="columns"):
+        scaling_study(estimators, dataset, [200], completed=[{"estimator": "ridge"}], **kwargs)
+
+
+def test_resume_with_parallel_workers(tmp_path, capsys, uninterrupted):
+    output = tmp_path / "study"
+    first = [*STUDY]
+    first[first.index("--sizes") + 1] = "200,400"
+    parallel = ["--n-jobs", "2", "--quiet"]
+    assert run(capsys, *first, *parallel, "--output", str(output))[0] == 0
+    assert run(capsys, *STUDY, *parallel, "--output", str(output), "--resume")[0] == 0
+    summary = json.loads((output / "summary.json").read_text())
+    assert summary["resume"]["resumed_cells"] == 8
     resumed = read(output / "results.csv")
     pd.testing.assert_frame_equal(resumed[COMPARED], uninterrupted[COMPARED])

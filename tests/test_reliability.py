@@ -15,7 +15,6 @@ import os
 import pickle
 import subprocess
 import sys
-import textwrap
 import time
 import tracemalloc
 import warnings
@@ -141,8 +140,8 @@ def test_just_enough_samples_give_finite_output(Estimator, n_components, data):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="n_components='auto' with every row in one fold (2 samples, cv=2; likely "
-    "whenever n is a few times cv, since folds are drawn per row): "
+    reason="n_components='auto' with every row in one fold (2 samples and cv=2 put both rows "
+    "in one fold half the time; the chance is cv^(1-n), folds being drawn per row): "
     "_spectral.select_n_components builds a fold's training matrix from 0 rows, "
     "divides by n_train = 0 and scipy's eigh fails with LinAlgError 'The algorithm "
     "failed to compute an eigenvalue...'. Fix: skip folds with n_train == 0 (as "
@@ -392,9 +391,10 @@ except MemoryBudgetError as exc:
 @pytest.mark.xfail(
     strict=True,
     reason="solver='auto' switches to the matrix-free solver above the dense budget, "
-    "and that path has no memory check: d = 20,000 (D = 2e8, one d x d block "
-    "3.2 GB) allocates D-length vectors (1.5 GiB each) and dies with a plain "
-    "MemoryError after ~50 s; d = 3,000 with 10 samples does not finish in 120 s. "
+    "and nothing checks memory on that path: d = 20,000 (D = 2e8) allocates d x d "
+    "arrays (3 GB each: _passes.column_moments' covariance, the d x d blocks) and "
+    "D-length vectors (1.5 GiB each) and dies with a plain MemoryError (after ~50 s "
+    "with 12 GB); d = 3,000 with 10 samples does not finish in 120 s. "
     "Fix in _spectral.fit_layer1: for solver='matrix-free' call a check like "
     "check_dense_memory with the matrix-free peak (the k + oversampling d x d blocks, "
     "every D-length vector, the batch design of the moment deflation) before the "
