@@ -14,15 +14,17 @@ from scipy.linalg.blas import dsyrk, ssyrk
 
 from ._hermite import hermite_features
 
-# Target size of the per-batch feature buffer: large enough for BLAS-3 to run
-# at full speed, small enough to stay near the cache and bound memory.
-_BUFFER_BYTES = 2**23
+# Target size of the per-batch feature buffer. Rows are split by fold and sign
+# inside a batch, so each symmetric product sees a tenth of it: measured at
+# d = 30, n = 147,885, a fit took 13.7 s with 8 MB batches, 11.5 s with
+# 8,192 rows and 9.9 s with 16,384 rows (about 64 MB).
+_BUFFER_BYTES = 2**26
 _MIN_BATCH = 64
-_MAX_BATCH = 8192
+_MAX_BATCH = 16384
 
 
 def resolve_batch_size(batch_size, row_floats, itemsize=8):
-    """Rows per batch: ``batch_size`` or one sized for a ~8 MB buffer."""
+    """Rows per batch: ``batch_size`` or one sized for a ~64 MB buffer."""
     if batch_size is not None:
         return int(batch_size)
     rows = _BUFFER_BYTES // max(1, row_floats * itemsize)

@@ -82,7 +82,8 @@ class HierarchicalSpectralRegressor(RegressorMixin, TransformerMixin, _BaseHiera
         quarter of the free memory).
     batch_size : int, default=None
         Rows per batch in every pass over the samples; by default sized so
-        that the per-batch feature buffer takes about 8 MB.
+        that the per-batch feature buffer takes about 64 MB (large batches keep
+        the per-fold products efficient).
     random_state : int, RandomState instance or None, default=None
         Seeds the fold assignment and subsampling of 'auto'.
 

@@ -275,7 +275,8 @@ class HierarchicalSpectralTransformer(TransformerMixin, _BaseHierarchicalSpectra
         quarter of the free memory).
     batch_size : int, default=None
         Rows per batch in every pass over the samples; by default sized so
-        that the per-batch feature buffer takes about 8 MB.
+        that the per-batch feature buffer takes about 64 MB (large batches keep
+        the per-fold products efficient).
     random_state : int, RandomState instance or None, default=None
         Seeds the fold assignment and subsampling of 'auto'.
 

@@ -79,7 +79,7 @@ def test_grouped_gram_matches_naive_and_ungrouped():
 def test_resolve_batch_size_bounds_the_buffer():
     assert resolve_batch_size(123, 10) == 123
     rows = resolve_batch_size(None, 496)
-    assert 64 <= rows <= 8192 and rows * 496 * 8 <= 2**24 + 496 * 8
+    assert 64 <= rows <= 16384 and rows * 496 * 8 <= 2**26 + 496 * 8
 
 
 def test_low_degree_part_equals_design_product():
