@@ -26,7 +26,6 @@ import tempfile
 import time
 import tracemalloc
 
-import numpy as np
 from threadpoolctl import threadpool_info
 
 from sklearn_hierspectral import HierarchicalSpectralRegressor, HierarchicalTargetDataset

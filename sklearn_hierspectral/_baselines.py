@@ -15,7 +15,6 @@ as they are. Two small public transformers make the pipelines work:
 """
 
 import math
-import os
 from numbers import Integral, Real
 
 import numpy as np
