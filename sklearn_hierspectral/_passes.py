@@ -5,8 +5,6 @@ batching (bounded memory), the BLAS-3 kernels and the preprocessing of a batch
 are written once.
 """
 
-from dataclasses import dataclass
-
 import contextlib
 
 import numpy as np
@@ -116,69 +114,6 @@ def row_uniforms(start, count, seed):
         z = (z ^ (z >> np.uint64(27))) * _MIX_2
         z = z ^ (z >> np.uint64(31))
     return (z >> np.uint64(11)).astype(np.float64) * 2.0**-53
-
-
-@dataclass
-class Standardizer:
-    """Affine map from raw inputs to the learner's coordinates.
-
-    ``x_pre = (x - mean) @ matrix`` when ``matrix`` is given (full whitening),
-    else ``(x - mean) / scale`` column by column.
-    """
-
-    mean: np.ndarray
-    scale: np.ndarray
-    matrix: np.ndarray = None
-
-    def apply(self, X_batch, dtype=np.float64):
-        centred = np.asarray(X_batch, dtype=dtype) - self.mean.astype(dtype, copy=False)
-        if self.matrix is not None:
-            return centred @ self.matrix.astype(dtype, copy=False)
-        centred /= self.scale.astype(dtype, copy=False)
-        return centred
-
-    def linear_map(self):
-        """``S`` with ``x_pre = S^T (x - mean)``, as a (d, d) matrix."""
-        if self.matrix is not None:
-            return self.matrix
-        return np.diag(1.0 / self.scale)
-
-
-def column_moments(X, batch_size):
-    """Column means and (population) covariance of ``X``, in two passes.
-
-    The mean first, then centred products, so that large offsets do not
-    cancel.
-    """
-    n_features = X.shape[1]
-
-    def add_sum(stats, start, X_batch):
-        stats[0] += np.asarray(X_batch, dtype=np.float64).sum(axis=0)
-
-    total = run_pass([X], add_sum, lambda: [np.zeros(n_features)], batch_size)[0]
-    mean = total / X.shape[0]
-
-    def add_products(stats, start, X_batch):
-        centred = np.asarray(X_batch, dtype=np.float64) - mean
-        stats[0] += centred.T @ centred
-
-    cov = run_pass([X], add_products, lambda: [np.zeros((n_features,) * 2)], batch_size)[0]
-    return mean, cov / X.shape[0]
-
-
-def vector_moments(y, batch_size):
-    """Mean and (population) standard deviation of a vector, in two passes."""
-
-    def add_sum(stats, start, y_batch):
-        stats[0] += float(np.sum(y_batch, dtype=np.float64))
-
-    mean = run_pass([y], add_sum, lambda: [0.0], batch_size)[0] / y.shape[0]
-
-    def add_squares(stats, start, y_batch):
-        stats[0] += float(np.sum((np.asarray(y_batch, dtype=np.float64) - mean) ** 2))
-
-    variance = run_pass([y], add_squares, lambda: [0.0], batch_size)[0] / y.shape[0]
-    return mean, float(np.sqrt(variance))
 
 
 def syrk_accumulate(acc, rows, scale=1.0):

@@ -35,15 +35,13 @@ from ._hermite import (
     vec_to_sym,
 )
 from ._memory import MemoryBudgetError, available_memory_bytes, format_bytes
+from ._preprocessing import Standardizer, make_standardizer, target_scaling
 from ._passes import (
-    Standardizer,
-    column_moments,
     grouped_gram,
     resolve_batch_size,
     row_uniforms,
     run_pass,
     symmetrize_upper,
-    vector_moments,
     weighted_hermite_gram,
 )
 from ._krylov import block_krylov_eigsh
@@ -147,22 +145,6 @@ class Layer1Fit:
         d = self.standardizer.mean.shape[0]
         vectors = self.eigenvectors[:, : self.n_components].T
         return vec_to_sym(vectors, d)
-
-
-def make_standardizer(X, whiten, batch_size):
-    """Centre and scale (or whiten) from batched moments; constant columns kept."""
-    mean, cov = column_moments(X, batch_size)
-    variances = np.diag(cov).copy()
-    tiny = np.finfo(np.float64).eps * max(1.0, float(np.max(np.abs(mean), initial=0.0)) ** 2)
-    if not whiten:
-        scale = np.sqrt(variances)
-        scale[variances <= tiny] = 1.0
-        return Standardizer(mean=mean, scale=scale)
-    eigvals, eigvecs = linalg.eigh(cov)
-    floor = max(eigvals.max(initial=0.0), 0.0) * 1e-12 + tiny
-    inv_sqrt = np.where(eigvals > floor, 1.0 / np.sqrt(np.maximum(eigvals, floor)), 0.0)
-    matrix = (eigvecs * inv_sqrt) @ eigvecs.T
-    return Standardizer(mean=mean, scale=np.sqrt(np.maximum(variances, tiny)), matrix=matrix)
 
 
 #: Largest memory the dense matrices (spectral or low-degree Gram) may take
@@ -777,9 +759,7 @@ def fit_layer1(
     batch_size = resolve_batch_size(batch_size, 1 + d + D if wide_design else d * (max_components + 10))
 
     standardizer = make_standardizer(X, whiten, batch_size)
-    y_mean, y_scale = vector_moments(y, batch_size)
-    if not np.isfinite(y_scale) or y_scale <= np.finfo(np.float64).eps * max(1.0, abs(y_mean)):
-        y_scale = 1.0
+    y_mean, y_scale = target_scaling(y, batch_size)
     rng = check_random_state(random_state)
     # Folds serve the penalty of the low-degree part and, under 'auto', the
     # number of components; drawn per row so that sorted data is safe.

@@ -12,8 +12,8 @@ from sklearn_hierspectral._hermite import (
     vec_to_sym,
 )
 from sklearn_hierspectral._krylov import block_krylov_eigsh
+from sklearn_hierspectral._preprocessing import Standardizer
 from sklearn_hierspectral._passes import (
-    Standardizer,
     row_uniforms,
     grouped_gram,
     resolve_batch_size,
