@@ -50,8 +50,12 @@ def sample_exponent(n_samples, n_features):
     alpha : float or ndarray
     """
     n_samples = np.asarray(n_samples, dtype=float)
-    if np.any(n_samples <= 0):
-        raise ValueError("n_samples must be positive to compute log n / log d.")
+    # Written as "not > 0" so that NaN is refused too.
+    if not np.all(n_samples > 0):
+        raise ValueError(
+            f"n_samples must be positive (and not NaN) to compute log n / log d; "
+            f"got {n_samples!r}."
+        )
     if not isinstance(n_features, numbers.Real) or not n_features > 1:
         raise ValueError(
             f"n_features must be > 1 to compute log n / log d; got {n_features!r}."
@@ -85,9 +89,13 @@ def threshold_exponents(n_features, n_latent, decay, *, hermite_degree=2):
     """
     _check_theory_args(n_features, n_latent, decay)
     eps = latent_exponent_of(n_features, n_latent)
-    rank_term = 2.0 * decay * np.log(np.arange(1, n_latent + 1)) / np.log(n_features)
     if decay == 0:
         return np.full(n_latent, hermite_degree + eps)
+    # decay last: 2 * decay overflows for decay > 8.9e307, and inf * log(1) is
+    # NaN, whereas decay * (2 log i / log d) is 0 for i = 1 and large but
+    # finite (or +inf: "never recovered") for i > 1.
+    with np.errstate(over="ignore"):
+        rank_term = decay * (2.0 * np.log(np.arange(1, n_latent + 1)) / np.log(n_features))
     if decay < 0.5:
         return hermite_degree + (1.0 - 2.0 * decay) * eps + rank_term
     return hermite_degree + rank_term
@@ -98,30 +106,31 @@ def threshold_samples(n_features, n_latent, decay, *, hermite_degree=2):
     alphas = threshold_exponents(
         n_features, n_latent, decay, hermite_degree=hermite_degree
     )
-    return float(n_features) ** alphas
+    # A threshold beyond the float range is +inf: no finite sample size reaches it.
+    with np.errstate(over="ignore"):
+        return float(n_features) ** alphas
 
 
 def predicted_n_recovered(n_samples, n_features, n_latent, decay, *, hermite_degree=2):
     """Predicted number ``m(alpha)`` of recovered directions at ``n_samples``.
 
-    ``m(alpha) = clip(floor(d^((alpha - alpha_1) / (2 gamma))), 0, p)``, and for
-    ``gamma = 0`` all ``p`` directions at once past ``alpha_1``.
+    ``m(alpha)`` is the number of thresholds ``alpha_i <= alpha``, i.e.
+    ``clip(floor(d^((alpha - alpha_1) / (2 gamma))), 0, p)`` past ``alpha_1``,
+    and for ``gamma = 0`` all ``p`` directions at once past ``alpha_1``.
 
     Returns
     -------
     m : int or ndarray of int, same shape as ``n_samples``
     """
-    alpha_1 = threshold_exponents(
+    alphas = threshold_exponents(
         n_features, n_latent, decay, hermite_degree=hermite_degree
-    )[0]
+    )
     alpha = sample_exponent(n_samples, n_features)
-    if decay == 0:
-        m = np.where(alpha >= alpha_1 - _ROUNDING_SLACK, n_latent, 0)
-    else:
-        # Directions past the first: alpha - alpha_1 = 2 gamma log(i) / log(d).
-        with np.errstate(over="ignore"):
-            ranks = float(n_features) ** ((alpha - alpha_1) / (2.0 * decay))
-        m = np.clip(np.floor(ranks + _ROUNDING_SLACK), 0, n_latent)
+    # Counting the thresholds reached instead of evaluating the closed form:
+    # d^((alpha - alpha_1) / (2 gamma)) tends to 1 for a huge gamma on both
+    # sides of alpha_1, so the closed form would count direction 1 as
+    # recovered before its threshold.
+    m = np.searchsorted(alphas, alpha + _ROUNDING_SLACK, side="right")
     m = np.asarray(m, dtype=int)
     return int(m) if m.ndim == 0 else m
 
@@ -138,7 +147,9 @@ def tail_error(n_recovered, n_latent, decay):
             f"n_recovered must be integers in [0, n_latent={n_latent}]; "
             f"got {n_recovered!r}."
         )
-    variances = np.arange(1, n_latent + 1, dtype=float) ** (-2.0 * decay)
+    # -2 * decay may overflow to -inf: then j^-inf is 0 past j = 1, the limit.
+    with np.errstate(over="ignore"):
+        variances = np.arange(1, n_latent + 1, dtype=float) ** (-2.0 * decay)
     # Tail sums, so that R(m) is one lookup: tails[m] = sum_{j > m}.
     tails = np.concatenate([np.cumsum(variances[::-1])[::-1], [0.0]])
     m = np.asarray(n_recovered, dtype=int)
@@ -181,7 +192,8 @@ def predicted_exponent(decay):
     if not isinstance(decay, numbers.Real) or not np.isfinite(decay) or decay < 0:
         raise ValueError(f"decay must be a finite number >= 0; got {decay!r}.")
     if decay > 0.5:
-        return -(1.0 - 1.0 / (2.0 * decay))
+        # 0.5 / decay rather than 1 / (2 decay): 2 decay overflows past 8.9e307.
+        return -(1.0 - 0.5 / decay)
     if decay == 0.5:
         return 0.0
     return -1.0

@@ -695,16 +695,17 @@ def test_dataset_theory_refuses_non_numbers(dataset):
             dataset.predicted_error(bad)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_theory.threshold_exponents with decay=1e308: 2.0 * decay overflows to "
-    "inf and inf * log(1) = NaN, so predicted_error raises 'n_recovered must be "
-    "integers ... got -9223372036854775808'. Fix: rank_term = decay * (2.0 * "
-    "np.log(i) / np.log(d)) (0 for i = 1), with np.errstate(over='ignore').",
-)
 def test_theory_with_an_extreme_decay():
+    # decay = 1e308: 2 * decay overflows. The limit is a first direction
+    # carrying all the variance, recovered at n = d^2 = 36, and the others never.
     dataset = HierarchicalTargetDataset(6, n_latent=2, decay=1e308, random_state=0)
-    assert np.isfinite(dataset.predicted_error(1000))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert dataset.predicted_error(1000) == 0.0
+        assert dataset.predicted_error(35) == 1.0
+        assert dataset.predicted_n_recovered([35, 36, 1e300]).tolist() == [0, 1, 1]
+        assert dataset.threshold_samples()[0] == pytest.approx(36.0)
+        assert dataset.threshold_samples()[1] == np.inf
 
 
 def test_make_hierarchical_regression_return_dataset_must_be_bool():

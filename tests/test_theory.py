@@ -175,6 +175,35 @@ def test_predicted_n_recovered_vectorised():
     assert _theory.predicted_n_recovered([1023, 1024], 16, 4, 0.0).tolist() == [0, 4]
 
 
+@pytest.mark.parametrize("decay", [1e10, 1e200, 1e308, np.float64(1e308)])
+def test_huge_decay_is_the_limit_of_one_direction(decay):
+    # 2 * decay overflows from 8.9e307 on; the limit gamma -> inf is direction 1
+    # at alpha_1 = 2 (n = d^2 = 100 at d = 10) and the others out of reach.
+    # (Underflow to 0 of j^(-2 gamma) is that limit, not an error.)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        alphas = _theory.threshold_exponents(10, 3, decay)
+        assert alphas[0] == 2.0
+        assert np.all(alphas[1:] > 1e9) and np.all(np.diff(alphas) >= 0)
+        assert not np.any(np.isnan(alphas))
+        # Just below n_1 nothing is recovered (the closed form
+        # d^((alpha - alpha_1) / (2 gamma)) rounds to 1 on both sides of n_1).
+        assert _theory.predicted_n_recovered([99, 100, 10**300], 10, 3, decay).tolist() == [
+            0, 1, 1,
+        ]
+        # All the variance is in direction 1: j^(-2 gamma) = 0 for j > 1.
+        assert_allclose(_theory.tail_error([0, 1, 3], 3, decay), [1.0, 0.0, 0.0])
+        assert_allclose(_theory.predicted_error([99, 100], 10, 3, decay), [1.0, 0.0])
+        assert _theory.scaling_window(10, 3, decay)[0] == 2.0
+        assert _theory.predicted_exponent(decay) == pytest.approx(-1.0)
+
+
+def test_threshold_out_of_float_range_is_infinite_samples():
+    # alpha_2 = 2 + 2 * 1e308 * log 3 / log 2 overflows: no finite n reaches it.
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        n = _theory.threshold_samples(2, 2, 1e308)
+    assert n[0] == 4.0 and n[1] == np.inf
+
+
 # -------------------------------------------------------------- predicted error
 def test_tail_error_by_hand():
     # gamma = 1, p = 3: S = 1 + 1/4 + 1/9 = 49/36.
@@ -258,7 +287,7 @@ def test_bad_arguments_raise(args, match):
             func(1000, *args)
 
 
-@pytest.mark.parametrize("n", [0, -5, [10, 0]])
+@pytest.mark.parametrize("n", [0, -5, [10, 0], np.nan, [10, np.nan]])
 def test_nonpositive_sample_size_raises(n):
     with pytest.raises(ValueError, match="positive"):
         _theory.sample_exponent(n, 10)
