@@ -29,6 +29,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
+from sklearn.utils import check_random_state
 from threadpoolctl import threadpool_limits
 
 from ._dataset import _seed_sequence
@@ -928,6 +929,23 @@ def _warn_errors(results):
 
 
 # --------------------------------------------------------------- summary
+_SUMMARY_DTYPES = {
+    "estimator": object,
+    "exponent": np.float64,
+    "exponent_low": np.float64,
+    "exponent_high": np.float64,
+    "prefactor": np.float64,
+    "theory_exponent": np.float64,
+    "n_max": np.int64,
+    "nmse_at_n_max": np.float64,
+    "n_recovered_at_n_max": np.float64,
+    "predicted_n_recovered_at_n_max": np.float64,
+    "n_ok": np.int64,
+    "n_skipped": np.int64,
+    "n_error": np.int64,
+}
+
+
 def summarize_study(
     results, dataset=None, n_range=None, *, n_bootstrap=1000, random_state=0
 ):
@@ -950,15 +968,16 @@ def summarize_study(
         Fit only ``low <= n_samples <= high`` (either bound may be None), e.g.
         the theory's scaling window. All sizes when None.
     n_bootstrap : int, default=1000
-        Bootstrap replicates of the confidence interval.
+        Bootstrap replicates of the confidence interval (0: no interval).
     random_state : int, RandomState instance or None, default=0
         Seeds the bootstrap.
 
     Returns
     -------
     summary : pandas.DataFrame
-        One row per estimator (in order of appearance), indexed by name, with
-        columns
+        One row per estimator (in order of appearance), indexed by name; a
+        table without rows gives a summary without rows (with the same
+        columns), as a ``groupby`` would. Columns:
 
         - ``exponent``, ``exponent_low``, ``exponent_high``: the fitted
           exponent and its 95% confidence interval (NaN when fewer than two
@@ -972,6 +991,12 @@ def summarize_study(
         - ``predicted_n_recovered_at_n_max``: the theory's count there, for
           the estimators whose recovery is measured (NaN for the others);
         - ``n_ok``, ``n_skipped``, ``n_error``: numbers of cells by status.
+
+    Raises
+    ------
+    ValueError
+        If ``results`` lacks a required column, or ``n_range``,
+        ``n_bootstrap`` or ``random_state`` is invalid.
 
     See Also
     --------
@@ -994,7 +1019,28 @@ def summarize_study(
     >>> int(summary.loc["model", "n_max"])
     16000
     """
-    from ._powerlaw import fit_power_law
+    from ._powerlaw import _check_n_range, fit_power_law
+
+    # Checked up front, not left to fit_power_law: it sees them only for the
+    # estimators with two sizes or more, and a bad value must not read as
+    # "too few sizes" (NaN exponents) or go unnoticed on a small table.
+    low, high = _check_n_range(n_range)
+    if (
+        isinstance(n_bootstrap, bool)
+        or not isinstance(n_bootstrap, numbers.Integral)
+        or n_bootstrap < 0
+    ):
+        raise ValueError(
+            "n_bootstrap must be a non-negative integer (0 for no confidence "
+            f"interval); got {n_bootstrap!r}."
+        )
+    try:
+        check_random_state(random_state)
+    except ValueError:
+        raise ValueError(
+            "random_state must be None, an integer in [0, 2**32 - 1] or a "
+            f"numpy.random.RandomState instance; got {random_state!r}."
+        ) from None
 
     if not isinstance(results, pd.DataFrame):
         results = pd.DataFrame(results)
@@ -1059,25 +1105,27 @@ def summarize_study(
                     record["predicted_n_recovered_at_n_max"] = predicted_recovered(
                         n_max
                     )
-            try:
+            sizes = ok["n_samples"].to_numpy(float)
+            # Fewer than two sizes in n_range: no exponent (NaN). Tested here
+            # rather than by catching fit_power_law's ValueError, which would
+            # hide every other error.
+            if np.unique(sizes[(sizes >= low) & (sizes <= high)]).size >= 2:
                 fit = fit_power_law(
-                    ok["n_samples"].to_numpy(float),
+                    sizes,
                     ok["test_nmse"].to_numpy(float),
                     n_range=n_range,
                     n_bootstrap=n_bootstrap,
                     random_state=random_state,
                 )
-            except ValueError:
-                fit = None  # fewer than two sizes to fit
-            if fit is not None:
                 record["exponent"] = fit.exponent
                 record["prefactor"] = fit.prefactor
                 if fit.exponent_ci is not None:
                     record["exponent_low"], record["exponent_high"] = fit.exponent_ci
         records.append(record)
-    summary = pd.DataFrame.from_records(records).set_index("estimator")
-    summary["n_max"] = summary["n_max"].astype(np.int64)
-    return summary
+    # Columns and dtypes given explicitly so that a table without rows gives
+    # an empty summary of the same shape.
+    summary = pd.DataFrame.from_records(records, columns=list(_SUMMARY_DTYPES))
+    return summary.astype(_SUMMARY_DTYPES).set_index("estimator")
 
 
 # --------------------------------------------------------------- recovery

@@ -997,28 +997,34 @@ def test_scaling_study_bad_input(dataset):
     assert rows.loc[("spectral", 3), "reason"].str.contains("at least 5 samples").all()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_study.summarize_study on a table with no rows raises KeyError: "
-    "DataFrame.from_records([]) has no 'estimator' column for set_index; it should return an "
-    "empty summary. Fix: build the summary with the expected columns even when "
-    "records is empty.",
-)
 def test_summarize_empty_study(study):
+    # No rows, no estimators: an empty summary with the usual columns, as a
+    # groupby of an empty table gives.
     summary = summarize_study(study.iloc[:0])
     assert len(summary) == 0
+    assert list(summary.columns) == list(summarize_study(study, n_bootstrap=0).columns)
+    assert summary.index.name == "estimator"
+    assert summary["n_max"].dtype == np.int64 and summary["exponent"].dtype == np.float64
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_study.summarize_study catches every ValueError of fit_power_law as "
-    "'fewer than two sizes', so an invalid n_bootstrap (-1) or random_state is "
-    "silently ignored and gives NaN exponents. Fix: validate n_bootstrap and "
-    "random_state up front (or only catch the too-few-sizes case).",
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"n_bootstrap": -1}, "n_bootstrap"),
+        ({"n_bootstrap": 2.5}, "n_bootstrap"),
+        ({"n_bootstrap": True}, "n_bootstrap"),
+        ({"random_state": -1}, "random_state"),
+        ({"random_state": "seed"}, "random_state"),
+        ({"n_range": (400, 200)}, "n_range"),
+        ({"n_range": 200}, "n_range"),
+    ],
 )
-def test_summarize_study_validates_its_parameters(study):
-    with pytest.raises(ValueError, match="n_bootstrap"):
-        summarize_study(study, n_bootstrap=-1)
+def test_summarize_study_validates_its_parameters(study, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        summarize_study(study, **kwargs)
+    # Also when no estimator has two sizes to fit, where nothing uses them.
+    with pytest.raises(ValueError, match=match):
+        summarize_study(study[study.n_samples == 200], **kwargs)
 
 
 # ======================================================= determinism

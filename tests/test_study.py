@@ -460,6 +460,28 @@ def test_summarize_study_n_range_and_degenerate_cases():
         summarize_study(results.drop(columns="test_nmse"))
 
 
+def test_summarize_study_empty_table():
+    empty = synthetic_results().iloc[:0]
+    summary = summarize_study(empty)
+    assert summary.empty and summary.index.name == "estimator"
+    full = summarize_study(synthetic_results(), n_bootstrap=0)
+    assert list(summary.columns) == list(full.columns)
+    assert dict(summary.dtypes) == dict(full.dtypes)
+
+
+def test_summarize_study_errors_are_not_too_few_sizes():
+    # Only "fewer than two sizes" means a NaN exponent; a broken table or an
+    # absurd n_bootstrap is an error, not a silent NaN.
+    results = synthetic_results()
+    with pytest.raises(ValueError, match="n_samples must be positive"):
+        summarize_study(results.assign(n_samples=-results["n_samples"]), n_bootstrap=0)
+    with pytest.raises(MemoryBudgetError):
+        summarize_study(results, n_bootstrap=10**15)
+    # n_range leaving one size: NaN exponent, no error.
+    summary = summarize_study(results, n_range=(None, 1000), n_bootstrap=10)
+    assert summary["exponent"].isna().all()
+
+
 def test_summarize_a_real_study(dataset):
     estimators = {
         "spectral": HierarchicalSpectralRegressor(random_state=0),
