@@ -8,8 +8,10 @@ Usage::
 
     python benchmarks/bench_fit.py                       # d = 30, n = 147,885
     python benchmarks/bench_fit.py --n-features 20 --n-samples 50000 --repeats 2
+    python benchmarks/bench_fit.py --quick               # smoke run: d = 10, n = 5,000
 
-Prints a table and writes ``benchmarks/results/bench_fit.csv``. The memory
+Prints a table and writes ``benchmarks/results/bench_fit.csv`` (with
+``--quick``, ``benchmarks/results/quick/bench_fit.csv``). The memory
 column is the peak of numpy allocations during ``fit`` beyond the input arrays
 (tracemalloc, measured in a separate fit so that tracing does not slow the
 timed ones), and the peak resident set size of a child process that only
@@ -17,51 +19,17 @@ generates the data and fits.
 """
 
 import argparse
-import csv
 import os
-import platform
-import subprocess
-import sys
-import tempfile
-import time
 import tracemalloc
 
-from threadpoolctl import threadpool_info
+from _common import best_time, child_peak_rss, default_output_dir, machine_info, write_csv_atomic
 
 from sklearn_hierspectral import HierarchicalSpectralRegressor, HierarchicalTargetDataset
 from sklearn_hierspectral._hermite import hermite_features
 from sklearn_hierspectral._recovery import recovery_cos2
 
-
-def best_time(function, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
-def child_peak_rss(n_features, n_samples):
-    """Peak RSS (MB) of a fresh process that generates the data and fits."""
-    # VmHWM, not ru_maxrss: after fork + exec, Linux keeps the parent's
-    # ru_maxrss, while VmHWM belongs to the new address space.
-    code = (
-        "from sklearn_hierspectral import HierarchicalSpectralRegressor, HierarchicalTargetDataset\n"
-        "def hwm():\n"
-        "    for line in open('/proc/self/status'):\n"
-        "        if line.startswith('VmHWM:'):\n"
-        "            return int(line.split()[1]) / 1024\n"
-        f"ds = HierarchicalTargetDataset({n_features}, random_state=0)\n"
-        f"X, y = ds.sample({n_samples}, random_state=1)\n"
-        "before = hwm()\n"
-        "HierarchicalSpectralRegressor(random_state=0).fit(X, y)\n"
-        "print(before, hwm())\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout.split()
-    return float(out[0]), float(out[1])
+#: Smoke configuration: the whole script in a few seconds.
+QUICK = {"n_features": 10, "n_samples": 5000, "repeats": 1}
 
 
 def main(argv=None):
@@ -69,8 +37,12 @@ def main(argv=None):
     parser.add_argument("--n-features", type=int, default=30)
     parser.add_argument("--n-samples", type=int, default=147_885)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--output", default=os.path.join(os.path.dirname(__file__), "results"))
+    parser.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK}")
+    parser.add_argument("--output", default=None, help="folder of the CSV (default: results/)")
     args = parser.parse_args(argv)
+    if args.quick:
+        vars(args).update(QUICK)
+    output = args.output or default_output_dir(args.quick)
 
     dataset = HierarchicalTargetDataset(args.n_features, random_state=0)
     X, y = dataset.sample(args.n_samples, random_state=1)
@@ -89,9 +61,12 @@ def main(argv=None):
     Z = hermite_features(X)
     reference_seconds = best_time(lambda: Z.T @ (y[:, None] * Z), args.repeats)
     del Z
-    rss_before, rss_after = child_peak_rss(args.n_features, args.n_samples)
+    child = child_peak_rss(args.n_features, args.n_samples)
+    # The whole child's peak: the fit's own peak (the child resets VmHWM before
+    # fit) or data generation's, whichever is larger.
+    child_peak = max(child["peak_rss_before_fit_MB"], child["peak_rss_after_fit_MB"])
 
-    blas = [(lib["internal_api"], lib["num_threads"]) for lib in threadpool_info()]
+    machine = machine_info()
     row = {
         "n_features": args.n_features,
         "n_samples": args.n_samples,
@@ -99,24 +74,18 @@ def main(argv=None):
         "reference_product_seconds": round(reference_seconds, 3),
         "fit_over_reference": round(fit_seconds / reference_seconds, 2),
         "fit_peak_numpy_MB_beyond_input": round(traced_peak / 1e6, 1),
-        "child_peak_rss_MB": round(rss_after, 1),
-        "child_rss_before_fit_MB": round(rss_before, 1),
+        "child_peak_rss_MB": round(child_peak, 1),
+        "child_rss_before_fit_MB": round(child["peak_rss_before_fit_MB"], 1),
         "test_nmse": round(nmse, 4),
         "n_components": model.n_components_,
         "cos2": " ".join(f"{c:.3f}" for c in cos2),
-        "blas": str(blas),
-        "machine": f"{platform.machine()} {os.cpu_count()} cpus",
+        "blas": machine["blas"],
+        "machine": f"{machine['cpu']}, {machine['cores']}",
     }
     width = max(len(key) for key in row)
     for key, value in row.items():
         print(f"{key:<{width}}  {value}")
-    os.makedirs(args.output, exist_ok=True)
-    path = os.path.join(args.output, "bench_fit.csv")
-    with tempfile.NamedTemporaryFile("w", dir=args.output, delete=False, suffix=".tmp") as tmp:
-        writer = csv.DictWriter(tmp, fieldnames=list(row))
-        writer.writeheader()
-        writer.writerow(row)
-    os.replace(tmp.name, path)
+    path = write_csv_atomic([row], os.path.join(output, "bench_fit.csv"))
     print(f"wrote {path}")
 
 
