@@ -392,7 +392,7 @@ except MemoryBudgetError as exc:
     strict=True,
     reason="solver='auto' switches to the matrix-free solver above the dense budget, "
     "and nothing checks memory on that path: d = 20,000 (D = 2e8) allocates d x d "
-    "arrays (3 GB each: _passes.column_moments' covariance, the d x d blocks) and "
+    "arrays (3 GB each: _preprocessing.column_moments' covariance, the d x d blocks) and "
     "D-length vectors (1.5 GiB each) and dies with a plain MemoryError (after ~50 s "
     "with 12 GB); d = 3,000 with 10 samples does not finish in 120 s. "
     "Fix in _spectral.fit_layer1: for solver='matrix-free' call a check like "
@@ -436,113 +436,105 @@ def test_scale_of_X_and_y_does_not_change_the_model(
     np.testing.assert_allclose(pred, reference, atol=1e-8 * np.std(reference))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_spectral.fit_layer1 treats y as constant when its std is below "
-    "eps * max(1, |y_mean|), an absolute threshold: y * 1e-100 gets y_scale_ = 1, the "
-    "cross-validated errors (~1e-200, their squares underflowing) lose "
-    "their scale and n_components='auto' picks another k. Fix: a relative test, "
-    "y_scale <= 8 * eps * |y_mean| (or y_scale == 0).",
-)
 @pytest.mark.parametrize("x_scale, y_scale", [(1.0, 1e-100), (1.0, 1e-150), (1e100, 1e-100)])
 def test_tiny_scale_of_y_does_not_change_the_model(x_scale, y_scale, problem, reference_fits):
+    # y is constant only when its spread is tiny relative to its own mean.
     X, y, X_test, _ = problem
     model = R(random_state=0).fit(X * x_scale, y * y_scale)
+    assert model.y_scale_ == pytest.approx(np.std(y) * y_scale, rel=1e-12)
     pred = model.predict(X_test * x_scale) / y_scale
     reference = reference_fits["auto"]
     np.testing.assert_allclose(pred, reference, atol=1e-8 * np.std(reference))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_spectral.make_standardizer treats a column as constant when its "
-    "variance is below eps * max(1, max|mean|)^2, an absolute threshold: X * 1e-150 "
-    "(or float32 X * 1e-15) has every column 'constant', is left unscaled and the "
-    "model silently predicts the mean (NMSE 1.0). Fix: a per-column, relative test, "
-    "e.g. constant = (std == 0) | (std <= 8 * eps * |mean_j|).",
-)
 @pytest.mark.parametrize("n_components", N_COMPONENTS)
 @pytest.mark.parametrize("x_scale, dtype", [(1e-150, np.float64), (1e-15, np.float32)])
 def test_tiny_scale_of_X_is_learned(n_components, x_scale, dtype, problem, reference_fits):
+    # A column is constant only when its spread is tiny relative to its own
+    # mean, not relative to 1.
     X, y, X_test, y_test = problem
     model = R(n_components=n_components, random_state=0).fit((X * x_scale).astype(dtype), y)
+    np.testing.assert_allclose(model.scale_, np.std(X, axis=0) * x_scale, rtol=1e-5)
     pred = model.predict((X_test * x_scale).astype(dtype))
     assert nmse(y_test, pred) < 1.5 * nmse(y_test, reference_fits[n_components])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_spectral.make_standardizer computes its tolerance from the largest "
-    "column mean over all columns, so one column of scale 1e150 makes the others "
-    "'constant'; left unscaled, a 1e100 column overflows the Hermite features and "
-    "scipy's eigh raises LinAlgError (not a ValueError). Same fix as the tiny-scale "
-    "test (per-column tolerance).",
-)
 @pytest.mark.parametrize("n_components", N_COMPONENTS)
-def test_columns_of_very_different_scales(n_components, problem, reference_fits):
+@pytest.mark.parametrize("whiten", [False, True])
+def test_columns_of_very_different_scales(n_components, whiten, problem, reference_fits):
+    # Per-column tolerances: a column of scale 1e150 does not make the others
+    # 'constant'.
     X, y, X_test, y_test = problem
     scales = np.array([1e150, 1e-150, 1.0, 1e100, 1e-100, 1.0])
-    model = R(n_components=n_components, random_state=0).fit(X * scales, y)
+    model = R(n_components=n_components, whiten=whiten, random_state=0).fit(X * scales, y)
+    np.testing.assert_allclose(model.scale_, np.std(X, axis=0) * scales, rtol=1e-12)
     pred = model.predict(X_test * scales)
     assert nmse(y_test, pred) < 1.5 * nmse(y_test, reference_fits[n_components])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="whiten=True whitens the raw covariance with an eigenvalue floor of "
-    "1e-12 * the largest one, so columns of scale 1e-3 next to 1e3 are projected "
-    "out and the model silently predicts the mean. Fix in "
-    "_spectral.make_standardizer: standardise each column first, then whiten the "
-    "correlation matrix (matrix = diag(1/std) @ W_corr).",
-)
 def test_whitening_columns_of_different_scales(problem, reference_fits):
+    # Each column is standardised before the correlation matrix is whitened,
+    # so no column is lost under the eigenvalue floor.
     X, y, X_test, y_test = problem
     scales = np.array([1e3, 1e-3, 1.0, 1e2, 1e-2, 1.0])
     model = R(n_components=2, whiten=True, random_state=0).fit(X * scales, y)
-    assert nmse(y_test, model.predict(X_test * scales)) < 0.5
+    assert nmse(y_test, model.predict(X_test * scales)) < 1.5 * nmse(
+        y_test, reference_fits[2]
+    )
+    # The whitened inputs are white.
+    whitened = (X * scales - model.mean_) @ model.whitening_
+    np.testing.assert_allclose(np.cov(whitened.T, bias=True), np.eye(6), atol=1e-10)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="X of scale 1e300: _spectral.make_standardizer raises OverflowError "
-    "(max(1.0, max|mean|) ** 2 in Python floats) and _passes.column_moments "
-    "overflows centred.T @ centred. Fix: compute the moments of X / max|X_j| per "
-    "column and scale back (then the fit is correct), or refuse values whose square "
-    "overflows with a ValueError that says to rescale X.",
-)
+def test_large_offset_is_learned(problem, reference_fits):
+    # X + 1e10 keeps a spread of 1 (1e-10 of the mean, far above rounding): not
+    # constant.
+    X, y, X_test, y_test = problem
+    model = R(n_components=2, random_state=0).fit(X + 1e10, y)
+    assert nmse(y_test, model.predict(X_test + 1e10)) < 1.5 * nmse(y_test, reference_fits[2])
+
+
 @pytest.mark.parametrize("n_components", N_COMPONENTS)
-def test_huge_X_gives_a_model_or_a_clear_error(n_components, problem):
+def test_huge_X_gives_a_model_or_a_clear_error(n_components, problem, reference_fits):
+    # The moments are computed on each column over a power of two near its
+    # largest value, so X * 1e300 gives the model of X.
     X, y, X_test, _ = problem
-    try:
-        model = R(n_components=n_components, random_state=0).fit(X * 1e300, y)
-    except ValueError as exc:
-        assert "scale" in str(exc)
-    else:
-        assert np.all(np.isfinite(model.predict(X_test * 1e300)))
+    model = R(n_components=n_components, random_state=0).fit(X * 1e300, y)
+    pred = model.predict(X_test * 1e300)
+    reference = reference_fits[n_components]
+    np.testing.assert_allclose(pred, reference, atol=1e-8 * np.std(reference))
+    # Deviations from the mean beyond the float range: a ValueError saying to
+    # rescale, not inf or NaN.
+    X_edge = X.copy()
+    X_edge[:, 0] = np.where(np.arange(len(X)) % 4 == 0, -1.7e308, 1.7e308)
+    with pytest.raises(ValueError, match=r"column 0 of X.*Rescale .*divide it by 1e308"):
+        R(n_components=n_components, random_state=0).fit(X_edge, y)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="y of scale 1e300 (or a constant y of 1e120 or more): _passes.vector_moments "
-    "overflows ((y - mean)^2), fit_layer1 then falls back to y_scale = 1 and the "
-    "residuals overflow; with n_components='auto' one_standard_error_choice gets NaN "
-    "errors and raises IndexError. Fix: vector_moments on y / max|y| scaled back; for "
-    "a (numerically) constant y use y_scale = max(|y_mean|, 1); make "
-    "one_standard_error_choice raise a ValueError on non-finite errors.",
-)
-@pytest.mark.parametrize("y", ["huge", "huge constant", "large constant"])
-def test_huge_y_gives_a_model(y, problem):
+@pytest.mark.parametrize("y", ["huge", "huge constant", "large constant", "tiny constant"])
+def test_huge_y_gives_a_model(y, problem, reference_fits):
     X, y_train, X_test, _ = problem
     y_train = {
         "huge": y_train * 1e300,
         "huge constant": np.full(len(X), 1e200),
         "large constant": np.full(len(X), 1e120),
+        "tiny constant": np.full(len(X), -1e-300),
     }[y]
     model = R(random_state=0).fit(X, y_train)
     pred = model.predict(X_test)
     assert np.all(np.isfinite(pred))
-    if y != "huge":
-        np.testing.assert_allclose(pred, y_train, rtol=1e-9)
+    if y == "huge":
+        reference = reference_fits["auto"]
+        np.testing.assert_allclose(pred / 1e300, reference, atol=1e-8 * np.std(reference))
+    else:
+        np.testing.assert_allclose(pred, y_train[0], rtol=1e-9)
+
+
+def test_y_beyond_the_float_range_is_a_clear_error(data):
+    X, _ = data
+    y = np.where(np.arange(len(X)) % 4 == 0, -1.7e308, 1.7e308)
+    with pytest.raises(ValueError, match=r"values of y .*overflows float64.*Rescale y"):
+        R(n_components=1).fit(X, y)
 
 
 @pytest.mark.xfail(
