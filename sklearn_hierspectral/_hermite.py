@@ -67,6 +67,57 @@ def hermite_features(X, *, out=None, row_scale=None):
     return out
 
 
+def hermite_features_t(XT, *, out=None, row_scale=None):
+    """Transposed degree-2 Hermite features: ``Z(X)^T``, of shape ``(D, n)``.
+
+    The layout the passes use: each feature is a contiguous row, written by
+    one vectorised product of two contiguous rows of ``XT``, about five
+    times faster than the row-major :func:`hermite_features`, and its
+    transpose is the Fortran-ordered ``n x D`` matrix that BLAS ``syrk``
+    and ``gemm`` read without a copy.
+
+    Parameters
+    ----------
+    XT : ndarray of shape (d, n_samples), C-contiguous
+        Transposed standardised inputs.
+    out : ndarray of shape (D, n_samples), default=None
+        C-contiguous buffer to write into.
+    row_scale : ndarray of shape (n_samples,), default=None
+        If given, sample ``mu`` (column ``mu``) is multiplied by
+        ``row_scale[mu]``, fused into the construction.
+
+    Returns
+    -------
+    ZT : ndarray of shape (D, n_samples)
+    """
+    d, n_samples = XT.shape
+    if out is None:
+        out = np.empty((n_hermite_features(d), n_samples), dtype=XT.dtype)
+    left = XT if row_scale is None else XT * row_scale
+    inv_sqrt2 = out.dtype.type(_INV_SQRT2)
+    offset = 0
+    for i in range(d):
+        width = d - i
+        block = out[offset : offset + width]
+        np.multiply(left[i : i + 1], XT[i:], out=block)
+        if row_scale is None:
+            block[0] -= 1.0
+        else:
+            block[0] -= row_scale
+        block[0] *= inv_sqrt2
+        offset += width
+    return out
+
+
+def low_degree_design_t(XT, out):
+    """Transposed ``[1, x, Z(x)]`` of a batch, written into ``out`` (C order)."""
+    d = XT.shape[0]
+    out[0] = 1.0
+    out[1 : 1 + d] = XT
+    hermite_features_t(XT, out=out[1 + d :])
+    return out
+
+
 def _triu_weights(d, dtype=np.float64):
     """Per-coordinate factor mapping matrix entries to vector entries."""
     rows, cols = np.triu_indices(d)

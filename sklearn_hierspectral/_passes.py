@@ -10,7 +10,7 @@ import contextlib
 import numpy as np
 from scipy.linalg.blas import dsyrk, ssyrk
 
-from ._hermite import hermite_features
+from ._hermite import hermite_features_t, n_hermite_features
 
 # Target size of the per-batch feature buffer. Rows are split by fold and sign
 # inside a batch, so each symmetric product sees a tenth of it: measured at
@@ -117,22 +117,37 @@ def row_uniforms(start, count, seed):
 
 
 def syrk_accumulate(acc, rows, scale=1.0):
-    """``acc += scale * rows^T rows`` on the upper triangle (BLAS syrk).
+    """``acc += scale * rows^T rows`` for row-major ``rows`` (one sample per row).
 
-    ``acc`` must be Fortran-ordered float64; only its upper triangle is
-    meaningful until :func:`symmetrize_upper` is called. Half the flops of a
-    general product. float32 ``rows`` are multiplied in float32 (``ssyrk``,
-    twice the speed and half the memory traffic) within the batch, and the
-    batch's sum is added to the float64 total, so rounding does not grow with
-    the number of samples.
+    The transpose of :func:`syrk_accumulate_columns`, same conventions.
     """
     if rows.shape[0] == 0:
         return acc
     if rows.dtype == np.float32:
-        batch = ssyrk(np.float32(scale), rows.T, trans=0, lower=0)
-        acc += batch
+        acc += ssyrk(np.float32(scale), rows.T, trans=0, lower=0)
         return acc
     return dsyrk(scale, rows.T, beta=1.0, c=acc, trans=0, lower=0, overwrite_c=1)
+
+
+def syrk_accumulate_columns(acc, columns, scale=1.0):
+    """``acc += scale * columns @ columns.T`` on the upper triangle (BLAS syrk).
+
+    ``columns`` is ``(m, k)`` and C-contiguous: each of the ``k`` samples is a
+    column, so that its transpose is the Fortran-ordered ``k x m`` matrix
+    syrk reads without a copy. ``acc`` must be Fortran-ordered float64; only
+    its upper triangle is meaningful until :func:`symmetrize_upper` is
+    called. Half the flops of a general product. float32 ``columns`` are
+    multiplied in float32 (``ssyrk``, twice the speed and half the memory
+    traffic) within the batch, and the batch's sum is added to the float64
+    total, so rounding does not grow with the number of samples.
+    """
+    if columns.shape[1] == 0:
+        return acc
+    columns = np.ascontiguousarray(columns)
+    if columns.dtype == np.float32:
+        acc += ssyrk(np.float32(scale), columns.T, trans=1, lower=0)
+        return acc
+    return dsyrk(scale, columns.T, beta=1.0, c=acc, trans=1, lower=0, overwrite_c=1)
 
 
 def symmetrize_upper(acc):
@@ -152,32 +167,21 @@ def sort_by_group(keys, n_keys):
     return order, bounds
 
 
-def grouped_gram(rows, groups, accumulators):
-    """``accumulators[g] += rows_g^T rows_g`` for the rows of each group ``g``."""
-    if groups is None:
-        syrk_accumulate(accumulators[0], rows)
-        return
-    order, bounds = sort_by_group(groups, len(accumulators))
-    ordered = rows[order]
-    for group, acc in enumerate(accumulators):
-        syrk_accumulate(acc, ordered[bounds[group] : bounds[group + 1]])
-
-
 def weighted_hermite_gram(Xpre, weights, buffer, accumulators, groups=None):
     """Add ``sum_mu w_mu Z_mu Z_mu^T`` of a batch to per-group accumulators.
 
     Signed weights are split by sign so that both halves are symmetric
     rank-k updates of ``sqrt|w| Z``: the weight is fused into the construction
-    of the Hermite features, and the whole update costs half a general matrix
-    product.
+    of the (transposed) Hermite features, and the whole update costs half a
+    general matrix product.
 
     Parameters
     ----------
     Xpre : ndarray of shape (b, d)
         Preprocessed inputs of the batch.
     weights : ndarray of shape (b,)
-    buffer : ndarray of shape (>= b, D)
-        Scratch space for the weighted features.
+    buffer : ndarray of at least ``D * b`` elements
+        Flat scratch space for the weighted features.
     accumulators : list of ndarray of shape (D, D), Fortran-ordered
         One per group; updated in place (upper triangles).
     groups : ndarray of shape (b,) of int, default=None
@@ -186,12 +190,13 @@ def weighted_hermite_gram(Xpre, weights, buffer, accumulators, groups=None):
     negative = (weights < 0).astype(np.intp)
     keys = negative if groups is None else 2 * groups.astype(np.intp) + negative
     order, bounds = sort_by_group(keys, 2 * len(accumulators))
-    W = hermite_features(
-        Xpre[order],
-        out=buffer[: Xpre.shape[0]],
-        row_scale=np.sqrt(np.abs(weights[order])).astype(Xpre.dtype, copy=False),
-    )
-    for group, acc in enumerate(accumulators):
-        start, middle, stop = bounds[2 * group : 2 * group + 3]
-        syrk_accumulate(acc, W[start:middle], 1.0)
-        syrk_accumulate(acc, W[middle:stop], -1.0)
+    XT = np.ascontiguousarray(Xpre[order].T)
+    root = np.sqrt(np.abs(weights[order])).astype(Xpre.dtype, copy=False)
+    D = n_hermite_features(Xpre.shape[1])
+    for key in range(2 * len(accumulators)):
+        start, stop = bounds[key], bounds[key + 1]
+        if stop == start:
+            continue
+        block = buffer[: D * (stop - start)].reshape(D, stop - start)
+        hermite_features_t(XT[:, start:stop], out=block, row_scale=root[start:stop])
+        syrk_accumulate_columns(accumulators[key // 2], block, -1.0 if key % 2 else 1.0)

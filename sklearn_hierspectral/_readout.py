@@ -18,14 +18,13 @@ An optional univariate polynomial of degree ``link_degree`` fitted on the
 readout output (link calibration) approximates a non-identity link.
 """
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import linalg
 
 from ._hermite import (
-    low_degree_design,
-    n_hermite_features,
     quadratic_features,
     sym_to_vec,
 )
@@ -58,6 +57,37 @@ def quadratic_design(H):
         design[:, column + 1 + j] = H[:, j] ** 2 - 1.0
         column += j + 2
     return design
+
+
+def quadratic_design_t(HT, out=None):
+    """Transposed :func:`quadratic_design`: ``(1 + k (k + 3) / 2, n)`` from ``H^T``.
+
+    One contiguous row per design column, the layout of the passes: rows
+    are written as whole blocks, and the result feeds
+    :func:`~sklearn_hierspectral._passes.syrk_accumulate_columns` and
+    matrix products without a copy.
+
+    Parameters
+    ----------
+    HT : ndarray of shape (k, n_samples)
+    out : ndarray of shape (1 + k (k + 3) / 2, n_samples), default=None
+
+    Returns
+    -------
+    design_t : ndarray of shape (1 + k (k + 3) / 2, n_samples)
+    """
+    k, n_samples = HT.shape
+    if out is None:
+        out = np.empty((n_design_columns(k), n_samples), dtype=HT.dtype)
+    out[0] = 1.0
+    row = 1
+    for j in range(k):
+        out[row] = HT[j]
+        np.multiply(HT[:j], HT[j], out=out[row + 1 : row + 1 + j])
+        np.multiply(HT[j], HT[j], out=out[row + 1 + j])
+        out[row + 1 + j] -= 1.0
+        row += j + 2
+    return out
 
 
 def _pair_columns(k):
@@ -113,12 +143,17 @@ class Readout:
     calibration: np.ndarray = None
     output_mean: float = 0.0
     output_scale: float = 1.0
+    # Range of the standardised training outputs: a polynomial calibration
+    # is only trusted there, and held constant beyond it.
+    output_low: float = -np.inf
+    output_high: float = np.inf
     baseline: float = 0.0  # mean residual of the training rows
 
     def calibrate(self, output):
         if self.calibration is None:
             return output
         u = (output - self.output_mean) / self.output_scale
+        u = np.clip(u, self.output_low, self.output_high)
         return np.polynomial.polynomial.polyval(u, self.calibration)
 
     def predict(self, H):
@@ -236,10 +271,21 @@ class CalibrationAccumulator:
         means = stats.sums / count
         variances = np.maximum(stats.sq_sums / count - means**2, 0.0)
         for index, readout in enumerate(self.readouts):
-            if self.active[index]:
-                readout.output_mean = means[index]
-                readout.output_scale = (
-                    np.sqrt(variances[index]) if variances[index] > 1e-24 else 1.0
+            if not self.active[index]:
+                continue
+            readout.output_mean = means[index]
+            readout.output_scale = np.sqrt(variances[index]) if variances[index] > 1e-24 else 1.0
+            readout.output_low = (stats.lows[index] - means[index]) / readout.output_scale
+            readout.output_high = (stats.highs[index] - means[index]) / readout.output_scale
+            n_coef = self.degrees[index] + 1
+            if stats.count < 10 * n_coef:
+                warnings.warn(
+                    f"The link calibration fits a polynomial of degree "
+                    f"{self.degrees[index]} on {int(stats.count)} samples (fewer than 10 per "
+                    "coefficient): it may overfit. Use a smaller link_degree or more "
+                    "samples; outside the range of the training outputs it is held constant.",
+                    UserWarning,
+                    stacklevel=2,
                 )
 
     def solve(self, stats):
@@ -262,6 +308,8 @@ class CalibrationStatistics:
         self.count = 0
         self.sums = np.zeros(len(readouts))
         self.sq_sums = np.zeros(len(readouts))
+        self.lows = np.full(len(readouts), np.inf)
+        self.highs = np.full(len(readouts), -np.inf)
         self.grams = [np.zeros((g + 1, g + 1)) for g in degrees]
         self.rhs = [np.zeros(g + 1) for g in degrees]
 
@@ -270,6 +318,8 @@ class CalibrationStatistics:
         total.count = self.count + other.count
         total.sums = self.sums + other.sums
         total.sq_sums = self.sq_sums + other.sq_sums
+        total.lows = np.minimum(self.lows, other.lows)
+        total.highs = np.maximum(self.highs, other.highs)
         total.grams = [a + b for a, b in zip(self.grams, other.grams)]
         total.rhs = [a + b for a, b in zip(self.rhs, other.rhs)]
         return total
@@ -283,6 +333,9 @@ class CalibrationStatistics:
         outputs = self._raw_outputs(H)
         self.sums += outputs.sum(axis=0)
         self.sq_sums += (outputs**2).sum(axis=0)
+        if outputs.shape[0]:
+            self.lows = np.minimum(self.lows, outputs.min(axis=0))
+            self.highs = np.maximum(self.highs, outputs.max(axis=0))
         self.count += H.shape[0]
 
     def update(self, H, r):
@@ -302,68 +355,6 @@ def _solve_ridge_system(system, rhs):
     floor = 1e-12 * max(float(eigvals.max(initial=0.0)), np.finfo(float).tiny)
     inverse = np.where(eigvals > floor, 1.0 / np.maximum(eigvals, floor), 0.0)
     return eigvecs @ (inverse * (eigvecs.T @ rhs))
-
-
-def fit_joint_quadratic(samples, components, low_gram, low_penalty, alpha):
-    """Least squares of ``y`` on the low-degree design and the readout design jointly.
-
-    Fitting the low-degree part first and the readout on its residual leaves
-    an error: at finite ``d`` each ``h_i^2 - 1`` has a degree-2 Hermite part,
-    so the low-degree fit absorbs part of the signal that the readout would
-    explain, and ``low(x)`` keeps a component the learned features cannot
-    cancel. Measured at d = 30, gamma = 1, n = 147,885: test NMSE 0.14 with
-    the sequential fit, 0.050 with this joint one (0.00004 with the true
-    latent features instead of 0.15). One pass adds the readout's Gram
-    matrix and its cross products with ``[1, x, Z]``; the low-degree Gram
-    matrix comes from the deflation pass.
-
-    Parameters
-    ----------
-    samples : Samples
-        The training data and preprocessing (see ``_spectral.Samples``).
-    components : ndarray of shape (k, d, d)
-    low_gram : ndarray of shape (1 + d + D, 1 + d + D)
-        Per-sample Gram matrix of ``[1, x, Z]``.
-    low_penalty, alpha : float
-        Per-sample ridge penalties of the two blocks (none on the intercept).
-
-    Returns
-    -------
-    low_coef : ndarray of shape (1 + d + D,)
-    readout : Readout
-    """
-    n_samples, d = samples.n_samples, samples.n_features
-    k = components.shape[0]
-    n_low = 1 + d + n_hermite_features(d)
-    n_quad = n_design_columns(k) - 1  # the intercept is the low design's
-
-    def init():
-        return {
-            "gram": np.zeros((n_quad, n_quad), order="F"),
-            "cross": np.zeros((n_low, n_quad)),
-            "rhs_low": np.zeros(n_low),
-            "rhs_quad": np.zeros(n_quad),
-        }
-
-    def add_batch(stats, start, Xpre, y_scaled, residual, folds):
-        F = low_degree_design(Xpre, np.empty((Xpre.shape[0], n_low), dtype=Xpre.dtype))
-        Phi = quadratic_design(quadratic_features(Xpre, components))[:, 1:]
-        syrk_accumulate(stats["gram"], Phi)
-        stats["cross"] += F.T @ Phi
-        stats["rhs_low"] += F.T @ y_scaled
-        stats["rhs_quad"] += Phi.T @ y_scaled
-
-    stats = samples.run(add_batch, init)
-    penalties = np.r_[0.0, np.full(n_low - 1, low_penalty), np.full(n_quad, alpha)]
-    cross = stats["cross"] / n_samples
-    system = np.block(
-        [[low_gram, cross], [cross.T, symmetrize_upper(stats["gram"]) / n_samples]]
-    )
-    system[np.diag_indices_from(system)] += penalties
-    rhs = np.r_[stats["rhs_low"], stats["rhs_quad"]] / n_samples
-    coef = _solve_ridge_system(system, rhs)
-    readout = Readout("quadratic", k, np.r_[0.0, coef[n_low:]])
-    return coef[:n_low], readout
 
 
 def refit_low_degree(samples, readout, components, low_gram, low_penalty):

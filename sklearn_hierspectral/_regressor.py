@@ -6,7 +6,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._hermite import low_degree_part, n_hermite_features, quadratic_features
 from ._passes import batch_slices, blas_threads_for, is_dask_collection
-from ._readout import fit_joint_quadratic, refit_low_degree
+from ._layer2 import solve_joint, solve_residual_readout
+from ._readout import refit_low_degree
 from ._spectral import fit_readouts
 from ._transformer import _BaseHierarchicalSpectral
 
@@ -44,9 +45,9 @@ class HierarchicalSpectralRegressor(RegressorMixin, TransformerMixin, _BaseHiera
         Remove the target's degree <= 2 Hermite part (fitted on
         ``[1, x, Z(x)]``) before forming the spectral matrix; the regressor
         adds it back in its predictions. 'least-squares' is a ridge fit whose
-        penalty is chosen by cross-validation over the ``cv`` folds; 'moment'
+        penalty is chosen by generalised cross-validation (GCV); 'moment'
         is the cheaper estimate ``(1/n) sum y [1, x, Z]``. True picks least
-        squares unless its Gram matrices would not fit comfortably in memory.
+        squares unless its Gram matrix would not fit comfortably in memory.
         False reproduces the published method.
     finite_size_correction : bool, default=True
         Remove from the spectral matrix, for each clear spike, the operator
@@ -58,8 +59,8 @@ class HierarchicalSpectralRegressor(RegressorMixin, TransformerMixin, _BaseHiera
     whiten : bool, default=False
         Fully whiten the inputs instead of centring and scaling each column.
     cv : int, default=5
-        Folds used to choose the low-degree penalty and, under 'auto', the
-        number of components.
+        Cross-validation folds over which 'auto' chooses the number of
+        components (layer 1 refitted without each fold).
     readout : {'quadratic', 'moment'}, default='quadratic'
         Second layer. 'quadratic' is ridge regression on
         ``[1, h_i, h_i h_j - delta_ij]``; 'moment' is the published head
@@ -105,11 +106,15 @@ class HierarchicalSpectralRegressor(RegressorMixin, TransformerMixin, _BaseHiera
         Estimated edge of the noise bulk of the spectrum (a diagnostic).
     n_recovered_outliers_ : int
         Number of eigenvalues beyond ``noise_edge_`` (a diagnostic).
+    n_iter_ : int or None
+        Block products of the spectral operator (each one pass over the
+        samples) made by the matrix-free solver; None with the dense solver.
     cv_errors_ : ndarray of shape (max_components + 1,) or None
         Cross-validated mean squared error of the scaled residual for
         ``k = 0, 1, ...`` features, under 'auto'.
     cv_errors_se_ : ndarray of shape (max_components + 1,) or None
-        Their standard errors.
+        Their standard errors, from the spread of the per-fold errors (as
+        in glmnet), for the one-standard-error rule.
     readout_coef_ : ndarray
         Weights of the quadratic design, or the matrix ``B`` of the moment
         head.
@@ -129,7 +134,7 @@ class HierarchicalSpectralRegressor(RegressorMixin, TransformerMixin, _BaseHiera
     solver_ : str
         'dense' or 'matrix-free'.
     low_degree_penalty_ : float or None
-        Ridge penalty of the low-degree part chosen by cross-validation.
+        Ridge penalty of the low-degree part chosen by GCV.
     low_degree_coef_ : ndarray of shape (1 + d + D,) or None
         Coefficients of the low-degree part on ``[1, x, Z(x)]`` (scaled target).
     n_features_in_ : int
@@ -188,28 +193,27 @@ class HierarchicalSpectralRegressor(RegressorMixin, TransformerMixin, _BaseHiera
             return self._fit_both_layers(X, y)
 
     def _fit_both_layers(self, X, y):
-        layer1 = self._fit_layer1_threads_set(X, y)
+        layer1 = self._fit_layer1_threads_set(X, y, final_readout=True)
         self.readout_coef_ = None
         self.link_coef_ = None
         self._readout = None
         if self.n_components_ == 0:
             return self
-        joint = (
-            self.readout == "quadratic"
-            and self.link_degree == 1
-            and layer1.low_degree_gram is not None
-        )
-        if joint:
-            low_coef, readout = fit_joint_quadratic(
-                layer1.samples, self.components_, layer1.low_degree_gram,
-                layer1.low_degree_penalty, self.alpha,
+        final = layer1.readout_statistics
+        if final is not None and layer1.low_degree_gram is not None:
+            low_coef, readout = solve_joint(
+                final, self.n_components_, layer1.low_degree_gram, layer1.low_degree_rhs,
+                layer1.low_degree_penalty, self.alpha, X.shape[0],
             )
         else:
-            readout = fit_readouts(
-                layer1.samples, [self.components_], None, readout=self.readout,
-                n_components_list=[self.n_components_], alpha=self.alpha,
-                link_degree=self.link_degree,
-            )[0][0]
+            if final is not None:
+                readout = solve_residual_readout(final, self.n_components_, self.alpha)
+            else:
+                readout = fit_readouts(
+                    layer1.samples, [self.components_], None, readout=self.readout,
+                    n_components_list=[self.n_components_], alpha=self.alpha,
+                    link_degree=self.link_degree,
+                )[0][0]
             low_coef = None
             if layer1.low_degree_coef is not None:
                 low_coef = refit_low_degree(

@@ -27,7 +27,7 @@ from scipy import linalg
 from sklearn.utils import check_random_state
 
 from ._hermite import (
-    low_degree_design,
+    low_degree_design_t,
     low_degree_part,
     n_hermite_features,
     quadratic_features,
@@ -37,18 +37,17 @@ from ._hermite import (
 from ._memory import MemoryBudgetError, available_memory_bytes, format_bytes
 from ._preprocessing import Standardizer, make_standardizer, target_scaling
 from ._passes import (
-    grouped_gram,
     resolve_batch_size,
     row_uniforms,
     run_pass,
     symmetrize_upper,
+    syrk_accumulate_columns,
     weighted_hermite_gram,
 )
 from ._krylov import block_krylov_eigsh
+from ._layer2 import CV_READOUT_MAX_SAMPLES, cross_validated_errors, readout_statistics
 from ._readout import CalibrationAccumulator, ReadoutAccumulator, path_predictions
 
-#: Rows on which each fold's readout is trained during component selection.
-CV_READOUT_MAX_SAMPLES = 30_000
 
 
 @dataclass
@@ -117,12 +116,15 @@ class Layer1Fit:
     solver: str
     low_degree_penalty: float  # ridge penalty chosen by cross-validation
     low_degree_gram: np.ndarray  # per-sample Gram of [1, x, Z] (least squares)
+    low_degree_rhs: np.ndarray  # per-sample [1, x, Z]^T y (least squares)
     spectrum: np.ndarray  # all eigenvalues of C, by decreasing |value|
     eigenvectors: np.ndarray  # (D, n_kept) columns, same order
     n_components: int
     noise_edge: float
     cv_errors: np.ndarray  # (max_components + 1,) or None
     cv_errors_se: np.ndarray
+    readout_statistics: dict = None  # final design statistics (see _layer2)
+    n_iter: int = None  # block products of the matrix-free solver
 
     @property
     def standardizer(self):
@@ -186,19 +188,21 @@ def resolve_solver(solver, n_features, n_folds):
 
 
 #: Ridge penalties (per sample, on unit-variance features) among which
-#: cross-validation picks the one for the low-degree part.
+#: generalised cross-validation picks the one for the low-degree part.
 LOW_DEGREE_RIDGE_GRID = np.r_[0.0, np.logspace(-6, 3, 19)]
 
 
 def fit_low_degree(samples, method):
     """Coefficients of the degree <= 2 Hermite part of the scaled target.
 
-    Least squares with a ridge penalty chosen by cross-validation over the
-    folds: each fold's Gram matrix, products with ``y`` and sum of ``y^2`` are
-    accumulated in the same pass, so the held-out error of every penalty
-    follows from these statistics without another pass. On a target with no
-    low-degree part the penalty grows and the part shrinks to zero instead of
-    adding ``(1 + d + D) / n`` of overfitted variance.
+    Least squares with a ridge penalty chosen by generalised
+    cross-validation (GCV, the rotation-invariant form of leave-one-out):
+    one pass accumulates the Gram matrix of ``[1, x, Z]``, its product with
+    ``y`` and ``sum y^2``; one eigendecomposition then gives the training
+    error and the effective number of parameters of every penalty of the
+    grid. On a target with no low-degree part the penalty grows and the part
+    shrinks to zero instead of adding ``(1 + d + D) / n`` of overfitted
+    variance.
 
     Parameters
     ----------
@@ -214,69 +218,59 @@ def fit_low_degree(samples, method):
     gram : ndarray of shape (1 + d + D, 1 + d + D) or None
         Per-sample Gram matrix of ``[1, x, Z]`` (least squares only), kept for
         the regressor's joint final fit.
+    rhs : ndarray of shape (1 + d + D,) or None
+        Per-sample ``[1, x, Z]^T y`` (least squares only), for the same.
     """
     n_samples, d = samples.n_samples, samples.n_features
-    n_folds = samples.preparer.n_folds
     n_coef = 1 + d + n_hermite_features(d)
-    least_squares = method == "least-squares"
 
-    def init():
-        return {
-            "grams": [np.zeros((n_coef, n_coef), order="F") for _ in range(n_folds)],
-            "rhs": np.zeros((n_folds, n_coef)),
-            "y_sq": np.zeros(n_folds),
-            "sizes": np.zeros(n_folds),
-        }
+    if method != "least-squares":
 
-    def add_moments(stats, start, Xpre, y_scaled, residual, folds):
-        # (1/n) [1, x, Z]^T y from sum y x x^T: no n x D design is built.
-        stats["total"] += y_scaled.sum()
-        stats["linear"] += Xpre.T @ y_scaled
-        stats["outer"] += (Xpre * y_scaled[:, None]).T @ Xpre
+        def add_moments(stats, start, Xpre, y_scaled, residual, folds):
+            # (1/n) [1, x, Z]^T y from sum y x x^T: no n x D design is built.
+            stats["total"] += y_scaled.sum()
+            stats["linear"] += Xpre.T @ y_scaled
+            stats["outer"] += (Xpre * y_scaled[:, None]).T @ Xpre
 
-    if not least_squares:
         moments = samples.run(
             add_moments,
             lambda: {"total": 0.0, "linear": np.zeros(d), "outer": np.zeros((d, d))},
         )
         hermite = sym_to_vec((moments["outer"] - moments["total"] * np.eye(d)) / np.sqrt(2.0))
-        return np.r_[moments["total"], moments["linear"], hermite] / n_samples, 0.0, None
+        return np.r_[moments["total"], moments["linear"], hermite] / n_samples, 0.0, None, None
+
+    def init():
+        return {"gram": np.zeros((n_coef, n_coef), order="F"), "rhs": np.zeros(n_coef), "y_sq": 0.0}
 
     def add_batch(stats, start, Xpre, y_scaled, residual, folds):
-        F = low_degree_design(Xpre, np.empty((Xpre.shape[0], n_coef), dtype=Xpre.dtype))
-        for fold in range(n_folds):
-            mask = folds == fold
-            stats["rhs"][fold] += F[mask].T @ y_scaled[mask]
-        stats["y_sq"] += np.bincount(folds, weights=y_scaled**2, minlength=n_folds)
-        stats["sizes"] += np.bincount(folds, minlength=n_folds)
-        grouped_gram(F, folds, stats["grams"])
+        FT = low_degree_design_t(
+            np.ascontiguousarray(Xpre.T), np.empty((n_coef, Xpre.shape[0]), dtype=Xpre.dtype)
+        )
+        syrk_accumulate_columns(stats["gram"], FT)
+        stats["rhs"] += FT @ y_scaled.astype(FT.dtype, copy=False)
+        stats["y_sq"] += float(y_scaled @ y_scaled)
 
     stats = samples.run(add_batch, init)
-    rhs, y_sq, fold_sizes = stats["rhs"], stats["y_sq"], stats["sizes"]
-    total_rhs = rhs.sum(axis=0)
-    grams = [symmetrize_upper(gram) for gram in stats["grams"]]
-    total_gram = sum(grams)
-    held_out_sse = np.zeros(LOW_DEGREE_RIDGE_GRID.size)
-    for fold in range(n_folds):
-        n_train = n_samples - fold_sizes[fold]
-        if n_train == 0 or fold_sizes[fold] == 0:
-            continue
-        eigvals, eigvecs = linalg.eigh(
-            (total_gram - grams[fold]) / n_train, check_finite=False, driver="evd"
-        )
-        projected = eigvecs.T @ ((total_rhs - rhs[fold]) / n_train)
-        # Columns: coefficients for every penalty of the grid at once.
-        coefs = eigvecs @ (projected[:, None] / _ridge_denominator(eigvals))
-        held_out_sse += (
-            y_sq[fold]
-            - 2.0 * rhs[fold] @ coefs
-            + np.einsum("ip,ij,jp->p", coefs, grams[fold], coefs)
-        )
-    penalty = float(LOW_DEGREE_RIDGE_GRID[np.argmin(held_out_sse)])
-    eigvals, eigvecs = linalg.eigh(total_gram / n_samples, check_finite=False, driver="evd")
-    denominator = _ridge_denominator(eigvals, np.array([penalty]))[:, 0]
-    coef = eigvecs @ ((eigvecs.T @ (total_rhs / n_samples)) / denominator)
-    return coef, penalty, total_gram / n_samples
+    gram = symmetrize_upper(stats["gram"]) / n_samples
+    rhs = stats["rhs"] / n_samples
+    eigvals, eigvecs = linalg.eigh(gram, check_finite=False, driver="evd")
+    projected = eigvecs.T @ rhs
+    denominators = _ridge_denominator(eigvals)
+    # Per-sample training error and effective parameters of every penalty.
+    shrunk = projected[:, None] / denominators
+    train_error = (
+        stats["y_sq"] / n_samples
+        - 2.0 * projected @ shrunk
+        + np.einsum("i,ip->p", eigvals, shrunk**2)
+    )
+    effective = np.sum(eigvals[:, None] / denominators, axis=0)
+    left = np.maximum(1.0 - effective / n_samples, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gcv = np.where(left > 0, np.maximum(train_error, 0.0) / left**2, np.inf)
+    best = int(np.argmin(gcv)) if np.isfinite(gcv).any() else len(gcv) - 1
+    penalty = float(LOW_DEGREE_RIDGE_GRID[best])
+    coef = eigvecs @ shrunk[:, best]
+    return coef, penalty, gram, rhs
 
 
 def _ridge_denominator(eigvals, penalties=LOW_DEGREE_RIDGE_GRID):
@@ -328,7 +322,7 @@ def spectral_matrices(samples, n_groups):
 
     def add_batch(stats, start, Xpre, y_scaled, residual, folds):
         groups = None if n_groups == 1 else folds
-        buffer = np.empty((Xpre.shape[0], D), dtype=Xpre.dtype)
+        buffer = np.empty(Xpre.shape[0] * D, dtype=Xpre.dtype)
         weighted_hermite_gram(Xpre, residual, buffer, stats["matrices"], groups)
         if groups is None:
             stats["sums"][0] += residual.sum()
@@ -351,8 +345,26 @@ def _spectral_matrix(matrix_sum, residual_sum, count):
 
 
 def ranked_eigh(matrix, n_keep=None):
-    """Eigenpairs by decreasing ``|eigenvalue|``, signs fixed deterministically."""
-    eigvals, eigvecs = linalg.eigh(matrix, check_finite=False, driver="evd")
+    """Eigenpairs by decreasing ``|eigenvalue|``, signs fixed deterministically.
+
+    With ``n_keep`` much smaller than the dimension only the ``n_keep``
+    eigenpairs at each end of the spectrum are computed (LAPACK ``syevr``
+    on an index range), several times cheaper than the full decomposition;
+    the largest magnitudes are among them.
+    """
+    size = matrix.shape[0]
+    if n_keep is not None and 0 < 4 * n_keep < size:
+        low_vals, low_vecs = linalg.eigh(
+            matrix, check_finite=False, driver="evr", subset_by_index=[0, n_keep - 1]
+        )
+        high_vals, high_vecs = linalg.eigh(
+            matrix, check_finite=False, driver="evr",
+            subset_by_index=[size - n_keep, size - 1],
+        )
+        eigvals = np.r_[low_vals, high_vals]
+        eigvecs = np.hstack([low_vecs, high_vecs])
+    else:
+        eigvals, eigvecs = linalg.eigh(matrix, check_finite=False, driver="evd")
     order = np.argsort(-np.abs(eigvals), kind="stable")
     if n_keep is not None:
         order = order[:n_keep]
@@ -480,9 +492,9 @@ def spectral_components(C, n_features, n_keep, correction=True, basis=None, edge
     eigvals, eigvecs (mapped back to R^D), edge, correction (array or None)
     """
     if isinstance(correction, np.ndarray):
-        eigvals, eigvecs = ranked_eigh(C - correction)
+        eigvals, eigvecs = ranked_eigh(C - correction, n_keep)
     else:
-        eigvals, eigvecs = ranked_eigh(C)
+        eigvals, eigvecs = ranked_eigh(C, n_keep)
         if edge is None:
             edge = noise_edge(np.sum(C * C), np.abs(eigvals[:n_keep]), C.shape[0])
         if correction:
@@ -490,9 +502,15 @@ def spectral_components(C, n_features, n_keep, correction=True, basis=None, edge
                 C, n_features, n_keep, edge, basis, ranked=(eigvals, eigvecs)
             )
             if n_corrected:
-                eigvals, eigvecs = ranked_eigh(C - correction)
+                C = C - correction
+                eigvals, eigvecs = ranked_eigh(C, n_keep)
         else:
             correction = None
+        # The whole spectrum is a diagnostic (spectrum_): values only, cheap.
+        spectrum = linalg.eigh(C, eigvals_only=True, check_finite=False)
+        spectrum = spectrum[np.argsort(-np.abs(spectrum), kind="stable")]
+        spectrum[: eigvals.size] = eigvals
+        eigvals = spectrum
     eigvecs = eigvecs[:, :n_keep]
     if basis is not None:
         eigvecs = basis @ eigvecs
@@ -744,8 +762,16 @@ def fit_layer1(
     random_state,
     finite_size_correction=True,
     solver="auto",
+    final_readout=False,
 ):
-    """Fit layer 1 on validated ``X`` (n, d) and ``y`` (n,), in memory or Dask."""
+    """Fit layer 1 on validated ``X`` (n, d) and ``y`` (n,), in memory or Dask.
+
+    With ``final_readout`` (the regressor) and the quadratic readout with the
+    identity link, the statistics of the final readout are collected in the
+    same pass as the cross-validation of ``n_components``
+    (:func:`~sklearn_hierspectral._layer2.readout_statistics`), jointly with
+    the low-degree part when it was fitted by least squares.
+    """
     n_samples, d = X.shape
     D = n_hermite_features(d)
     auto = n_components == "auto"
@@ -767,10 +793,11 @@ def fit_layer1(
     preparer = BatchPreparer(standardizer, y_mean, y_scale, None, cv, fold_seed)
     samples = Samples(X, y, batch_size, preparer)
 
-    low_penalty = low_gram = None
+    low_penalty = low_gram = low_rhs = None
     if deflation != "none":
-        preparer.low_coef, low_penalty, low_gram = fit_low_degree(samples, deflation)
+        preparer.low_coef, low_penalty, low_gram, low_rhs = fit_low_degree(samples, deflation)
 
+    n_iter = None
     if solver == "dense":
         fold_matrices, fold_residual_sums, fold_sizes = spectral_matrices(samples, n_groups)
         C = _spectral_matrix(sum(fold_matrices), fold_residual_sums.sum(), n_samples)
@@ -780,6 +807,9 @@ def fit_layer1(
         total_matrix, total_residual = sum(fold_matrices), fold_residual_sums.sum()
 
         def fold_components(fold):
+            if n_samples == fold_sizes[fold]:
+                # Every row is in this fold: nothing to learn without it.
+                return np.zeros((D, max_components))
             C_train = _spectral_matrix(
                 total_matrix - fold_matrices[fold],
                 total_residual - fold_residual_sums[fold],
@@ -789,7 +819,7 @@ def fit_layer1(
                 C_train, d, max_components,
                 correction if correction is not None else False, edge=edge,
             )
-            return vec_to_sym(vectors.T, d)
+            return vectors
 
     else:
         operator = MatrixFreeOperator(samples, n_groups)
@@ -800,6 +830,7 @@ def fit_layer1(
             random_state=np.random.default_rng(fold_seed),
         )
         basis = krylov.basis
+        n_iter = krylov.n_products
         ritz = np.sort(np.abs(linalg.eigvalsh(krylov.projected)))[::-1]
         edge = noise_edge(krylov.trace_sq, ritz[: max(max_components, 1)], D)
         spectrum, eigenvectors, _, correction = spectral_components(
@@ -808,29 +839,52 @@ def fit_layer1(
         fold_sizes = operator.blocks[0][3]
 
         def fold_components(fold):
+            if n_samples == fold_sizes[fold]:
+                return np.zeros((D, max_components))
             _, vectors, _, _ = spectral_components(
                 operator.projected(basis, excluded=fold), d, max_components,
                 correction if correction is not None else False, basis, edge,
             )
-            return vec_to_sym(vectors.T, d)
+            return vectors
 
-    cv_errors = cv_errors_se = None
-    if auto:
+    cv_errors = cv_errors_se = final_statistics = None
+    one_pass = readout == "quadratic" and link_degree == 1
+    joint = deflation == "least-squares"
+    if auto and one_pass:
+        stats = readout_statistics(
+            samples,
+            eigenvectors[:, :max_components] if final_readout else None,
+            [fold_components(fold) for fold in range(n_groups)],
+            joint=joint,
+            fold_sizes=fold_sizes,
+            subsample_seed=subsample_seed,
+        )
+        cv_errors, cv_errors_se = cross_validated_errors(stats, max_components, alpha)
+        n_components = one_standard_error_choice(cv_errors, cv_errors_se)
+        final_statistics = stats["final"]
+    elif auto:
         cv_errors, cv_errors_se, n_components = select_n_components(
-            samples, fold_components, fold_sizes,
+            samples, lambda fold: vec_to_sym(fold_components(fold).T, d), fold_sizes,
             max_components=max_components, readout=readout, alpha=alpha,
             link_degree=link_degree, subsample_seed=subsample_seed,
         )
+    elif one_pass and final_readout and n_components > 0:
+        final_statistics = readout_statistics(
+            samples, eigenvectors[:, :n_components], None, joint=joint
+        )["final"]
     return Layer1Fit(
         samples=samples,
         deflation=deflation,
         solver=solver,
         low_degree_penalty=low_penalty,
         low_degree_gram=low_gram,
+        low_degree_rhs=low_rhs,
         spectrum=spectrum,
         eigenvectors=eigenvectors,
         n_components=int(n_components),
         noise_edge=edge,
         cv_errors=cv_errors,
         cv_errors_se=cv_errors_se,
+        readout_statistics=final_statistics,
+        n_iter=n_iter,
     )

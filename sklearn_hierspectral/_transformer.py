@@ -75,7 +75,8 @@ class _BaseHierarchicalSpectral(BaseEstimator):
                 y,
                 dtype=[np.float64, np.float32],
                 y_numeric=True,
-                ensure_min_samples=2,
+                # 'auto' gets its own message below, which says why cv rows.
+                ensure_min_samples=1 if self.n_components == "auto" else 2,
             )
         n_samples, n_features = X.shape
         D = n_hermite_features(n_features)
@@ -85,11 +86,11 @@ class _BaseHierarchicalSpectral(BaseEstimator):
                 f"quadratic directions D = d(d+1)/2 = {D} of {n_features} input "
                 f"feature(s); use at most {D}, or n_components='auto'."
             )
-        if n_samples < self.cv:
+        if self.n_components == "auto" and n_samples < self.cv:
             raise ValueError(
-                f"The fit cross-validates over cv={self.cv} folds (the penalty of "
-                "the low-degree part, and n_components='auto') and needs at least "
-                f"{self.cv} samples; got {n_samples}. Pass more samples or a smaller cv."
+                f"n_components='auto' cross-validates over cv={self.cv} folds and "
+                f"needs at least {self.cv} samples; got {n_samples} sample(s). Pass "
+                "more samples, a smaller cv, or an integer n_components."
             )
         return X, y
 
@@ -99,7 +100,7 @@ class _BaseHierarchicalSpectral(BaseEstimator):
         with blas_threads_for(X.shape[0], 1 + n_features + n_hermite_features(n_features)):
             return self._fit_layer1_threads_set(X, y)
 
-    def _fit_layer1_threads_set(self, X, y):
+    def _fit_layer1_threads_set(self, X, y, final_readout=False):
         fit = fit_layer1(
             X,
             y,
@@ -115,6 +116,7 @@ class _BaseHierarchicalSpectral(BaseEstimator):
             batch_size=self.batch_size,
             random_state=self.random_state,
             solver=self.solver,
+            final_readout=final_readout,
         )
         self._standardizer = fit.standardizer
         self.mean_ = fit.standardizer.mean
@@ -131,6 +133,7 @@ class _BaseHierarchicalSpectral(BaseEstimator):
         self.components_ = fit.components
         self.eigenvalues_ = fit.spectrum[: fit.n_components]
         self.noise_edge_ = fit.noise_edge
+        self.n_iter_ = fit.n_iter
         self.cv_errors_ = fit.cv_errors
         self.cv_errors_se_ = fit.cv_errors_se
         self.n_recovered_outliers_ = int(np.sum(np.abs(fit.spectrum) > fit.noise_edge))
@@ -242,9 +245,9 @@ class HierarchicalSpectralTransformer(TransformerMixin, _BaseHierarchicalSpectra
         Remove the target's degree <= 2 Hermite part (fitted on
         ``[1, x, Z(x)]``) before forming the spectral matrix; the regressor
         adds it back in its predictions. 'least-squares' is a ridge fit whose
-        penalty is chosen by cross-validation over the ``cv`` folds; 'moment'
+        penalty is chosen by generalised cross-validation (GCV); 'moment'
         is the cheaper estimate ``(1/n) sum y [1, x, Z]``. True picks least
-        squares unless its Gram matrices would not fit comfortably in memory.
+        squares unless its Gram matrix would not fit comfortably in memory.
         False reproduces the published method.
     finite_size_correction : bool, default=True
         Remove from the spectral matrix, for each clear spike, the operator
@@ -256,8 +259,8 @@ class HierarchicalSpectralTransformer(TransformerMixin, _BaseHierarchicalSpectra
     whiten : bool, default=False
         Fully whiten the inputs instead of centring and scaling each column.
     cv : int, default=5
-        Folds used to choose the low-degree penalty and, under 'auto', the
-        number of components.
+        Cross-validation folds over which 'auto' chooses the number of
+        components (layer 1 refitted without each fold).
     readout : {'quadratic', 'moment'}, default='quadratic'
         Readout used to score candidate numbers of features under 'auto'.
     alpha : float, default=1e-4
@@ -298,11 +301,15 @@ class HierarchicalSpectralTransformer(TransformerMixin, _BaseHierarchicalSpectra
         Estimated edge of the noise bulk of the spectrum (a diagnostic).
     n_recovered_outliers_ : int
         Number of eigenvalues beyond ``noise_edge_`` (a diagnostic).
+    n_iter_ : int or None
+        Block products of the spectral operator (each one pass over the
+        samples) made by the matrix-free solver; None with the dense solver.
     cv_errors_ : ndarray of shape (max_components + 1,) or None
         Cross-validated mean squared error of the scaled residual for
         ``k = 0, 1, ...`` features, under 'auto'.
     cv_errors_se_ : ndarray of shape (max_components + 1,) or None
-        Their standard errors.
+        Their standard errors, from the spread of the per-fold errors (as
+        in glmnet), for the one-standard-error rule.
     mean_ : ndarray of shape (`n_features_in_`,)
         Column means of the training inputs.
     scale_ : ndarray of shape (`n_features_in_`,)
@@ -316,7 +323,7 @@ class HierarchicalSpectralTransformer(TransformerMixin, _BaseHierarchicalSpectra
     solver_ : str
         'dense' or 'matrix-free'.
     low_degree_penalty_ : float or None
-        Ridge penalty of the low-degree part chosen by cross-validation.
+        Ridge penalty of the low-degree part chosen by GCV.
     low_degree_coef_ : ndarray of shape (1 + d + D,) or None
         Coefficients of the removed low-degree part on ``[1, x, Z(x)]``.
     n_features_in_ : int

@@ -122,27 +122,11 @@ def spectral_params(draw, d):
     }
 
 
-def _known_core_bug(X, params):
-    """Inputs that hit core bugs documented by strict xfail tests in
-    test_reliability.py; drop this filter when those are fixed.
-
-    - test_auto_with_all_rows_in_one_fold: n_components='auto' when all rows
-      can fall in one of the cv folds (few samples) -> LinAlgError.
-    - test_matrix_free_components_are_orthonormal_on_tiny_samples: the
-      matrix-free solver on a handful of samples -> non-unit components.
-    """
-    n = X.shape[0]
-    if params["n_components"] == "auto" and params["cv"] <= n < 16:
-        return True
-    return params["solver"] == "matrix-free" and n < 8
-
-
 @settings(max_examples=max(10, 2 * settings.default.max_examples))
 @given(data=st.data())
 def test_regressor_fit_predict_score(data):
     X, y = data.draw(regression_data())
     params = data.draw(spectral_params(X.shape[1]))
-    assume(not _known_core_bug(X, params))
     model = HierarchicalSpectralRegressor(**params)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -171,7 +155,6 @@ def test_regressor_fit_predict_score(data):
 def test_transformer_fit_transform(data):
     X, y = data.draw(regression_data())
     params = data.draw(spectral_params(X.shape[1]))
-    assume(not _known_core_bug(X, params))
     model = HierarchicalSpectralTransformer(**params)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

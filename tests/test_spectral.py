@@ -15,9 +15,10 @@ from sklearn_hierspectral._krylov import block_krylov_eigsh
 from sklearn_hierspectral._preprocessing import Standardizer
 from sklearn_hierspectral._passes import (
     row_uniforms,
-    grouped_gram,
     resolve_batch_size,
     symmetrize_upper,
+    syrk_accumulate,
+    syrk_accumulate_columns,
     weighted_hermite_gram,
 )
 from sklearn_hierspectral._spectral import (
@@ -54,26 +55,24 @@ def test_weighted_hermite_gram_matches_naive_sum_per_group():
     groups = rng.integers(0, 3, 57)
     Z = hermite_features(X)
     accs = [np.zeros((10, 10), order="F") for _ in range(3)]
-    weighted_hermite_gram(X, w, np.empty((57, 10)), accs, groups)
+    weighted_hermite_gram(X, w, np.empty(57 * 10), accs, groups)
     for g in range(3):
         rows = groups == g
         expected = Z[rows].T @ (w[rows, None] * Z[rows])
         np.testing.assert_allclose(symmetrize_upper(accs[g]), expected, atol=1e-12)
 
 
-def test_grouped_gram_matches_naive_and_ungrouped():
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_symmetric_products_of_rows_and_of_columns(dtype):
     rng = np.random.default_rng(1)
-    F = rng.standard_normal((40, 6))
-    groups = rng.integers(0, 2, 40)
-    accs = [np.zeros((6, 6), order="F") for _ in range(2)]
-    grouped_gram(F, groups, accs)
-    for g in range(2):
-        np.testing.assert_allclose(
-            symmetrize_upper(accs[g]), F[groups == g].T @ F[groups == g], atol=1e-12
-        )
-    single = [np.zeros((6, 6), order="F")]
-    grouped_gram(F, None, single)
-    np.testing.assert_allclose(symmetrize_upper(single[0]), F.T @ F, atol=1e-12)
+    F = rng.standard_normal((40, 6)).astype(dtype)
+    by_rows = syrk_accumulate(np.zeros((6, 6), order="F"), F, 2.0)
+    by_columns = syrk_accumulate_columns(np.zeros((6, 6), order="F"), np.ascontiguousarray(F.T), 2.0)
+    expected = 2.0 * F.astype(np.float64).T @ F
+    tol = 1e-12 if dtype == np.float64 else 1e-4
+    for acc in (by_rows, by_columns):
+        assert acc.dtype == np.float64
+        np.testing.assert_allclose(symmetrize_upper(acc), expected, atol=tol)
 
 
 def test_resolve_batch_size_bounds_the_buffer():
@@ -91,7 +90,7 @@ def test_low_degree_part_equals_design_product():
 
 
 def test_low_degree_fit_is_least_squares_when_signal_is_strong():
-    # y is exactly of degree 2 plus small noise: cross-validation must pick a
+    # y is exactly of degree 2 plus small noise: GCV must pick a
     # negligible penalty and the fit must match ordinary least squares.
     rng = np.random.default_rng(3)
     n = 3000
@@ -99,7 +98,7 @@ def test_low_degree_fit_is_least_squares_when_signal_is_strong():
     F = low_degree_design(X, np.empty((n, 15)))
     true = rng.standard_normal(15)
     y = F @ true + 0.01 * rng.standard_normal(n)
-    coef, penalty, _ = fit_low_degree(_samples(X, y, 5, 512), "least-squares")
+    coef, penalty, _, _ = fit_low_degree(_samples(X, y, 5, 512), "least-squares")
     assert penalty <= 1e-4
     expected = np.linalg.lstsq(F, y, rcond=None)[0]
     np.testing.assert_allclose(coef, expected, atol=1e-4)
@@ -110,11 +109,29 @@ def test_low_degree_fit_shrinks_on_pure_noise():
     n = 2000
     X = rng.standard_normal((n, 4))
     y = rng.standard_normal(n)
-    coef, penalty, _ = fit_low_degree(_samples(X, y, 5, 512), "least-squares")
+    coef, penalty, _, _ = fit_low_degree(_samples(X, y, 5, 512), "least-squares")
     assert penalty >= 1.0
     # Unpenalised least squares would fit about 15 / 2000 of the variance.
     fitted = low_degree_part(X, coef)
     assert np.var(fitted) < 0.25 * 15 / n
+
+
+def test_low_degree_penalty_minimises_gcv_computed_by_hand():
+    rng = np.random.default_rng(11)
+    n = 400
+    X = rng.standard_normal((n, 4))
+    F = low_degree_design(X, np.empty((n, 15)))
+    y = 0.3 * F[:, 5] + rng.standard_normal(n)
+    coef, penalty, gram, _ = fit_low_degree(_samples(X, y, 5, 64), "least-squares")
+    np.testing.assert_allclose(gram, F.T @ F / n, atol=1e-12)
+    scores = []
+    for lam in LOW_DEGREE_RIDGE_GRID:
+        hat = F @ np.linalg.solve(F.T @ F / n + lam * np.eye(15), F.T / n)
+        residual = y - hat @ y
+        scores.append(np.mean(residual**2) / (1 - np.trace(hat) / n) ** 2)
+    assert penalty == LOW_DEGREE_RIDGE_GRID[int(np.argmin(scores))]
+    expected = np.linalg.solve(F.T @ F / n + penalty * np.eye(15), F.T @ y / n)
+    np.testing.assert_allclose(coef, expected, atol=1e-10)
 
 
 def test_low_degree_ridge_grid_starts_at_zero():
@@ -126,7 +143,7 @@ def test_moment_deflation_is_the_sample_moment():
     rng = np.random.default_rng(5)
     X = rng.standard_normal((500, 4))
     y = rng.standard_normal(500)
-    coef, penalty, _ = fit_low_degree(_samples(X, y, 3, 128), "moment")
+    coef, penalty, _, _ = fit_low_degree(_samples(X, y, 3, 128), "moment")
     F = low_degree_design(X, np.empty((500, 15)))
     np.testing.assert_allclose(coef, F.T @ y / 500, atol=1e-12)
     assert penalty == 0.0
@@ -176,6 +193,17 @@ def test_ranked_eigh_orders_by_magnitude_with_fixed_signs():
     biggest = eigvecs[np.argmax(np.abs(eigvecs), axis=0), np.arange(5)]
     assert np.all(biggest > 0)
     np.testing.assert_allclose(np.abs(eigvecs.T @ Q[:, [1, 2, 4, 3, 0]]), np.eye(5), atol=1e-10)
+
+
+def test_ranked_eigh_of_a_few_equals_the_full_decomposition():
+    rng = np.random.default_rng(12)
+    A = rng.standard_normal((60, 60))
+    M = A + A.T
+    M += 30.0 * np.outer(A[0], A[0]) / (A[0] @ A[0]) - 40.0 * np.outer(A[1], A[1]) / (A[1] @ A[1])
+    all_vals, all_vecs = ranked_eigh(M)
+    few_vals, few_vecs = ranked_eigh(M, 5)
+    np.testing.assert_allclose(few_vals, all_vals[:5], atol=1e-10)
+    np.testing.assert_allclose(few_vecs, all_vecs[:, :5], atol=1e-8)
 
 
 def test_noise_edge_of_a_wigner_matrix_and_with_spikes_removed():
