@@ -40,6 +40,7 @@ from ._readout import (
 CV_READOUT_MAX_SAMPLES = 30_000
 
 
+
 def _empty_design_statistics(size):
     return {
         "gram": np.zeros((size, size), order="F"),
@@ -54,6 +55,7 @@ def _add_design(stats, HT, target):
     design_t = quadratic_design_t(HT)
     syrk_accumulate_columns(stats["gram"], design_t)
     stats["rhs"] += design_t @ target.astype(design_t.dtype, copy=False)
+    target = np.asarray(target, dtype=np.float64)
     stats["r_sq"] += float(target @ target)
     stats["count"] += float(target.size)
     return design_t
@@ -109,7 +111,12 @@ def readout_statistics(
     n_low = 1 + d + n_hermite_features(d)
     cross_validate = fold_vectors is not None
     n_folds = len(fold_vectors) if cross_validate else 0
-    final_matrices = None if final_vectors is None else vec_to_sym(final_vectors.T, d)
+    dtype = np.dtype(samples.preparer.product_dtype)
+    final_matrices = None
+    if final_vectors is not None:
+        final_vectors = final_vectors.astype(dtype)
+        final_matrices = vec_to_sym(final_vectors.T, d)
+    fold_vectors = [vectors.astype(dtype) for vectors in fold_vectors or []] or None
     fold_matrices = [vec_to_sym(vectors.T, d) for vectors in fold_vectors or []]
     k_folds = fold_vectors[0].shape[1] if cross_validate else 0
     k_final = final_vectors.shape[1] if final_vectors is not None else 0
@@ -140,7 +147,7 @@ def readout_statistics(
             folds = folds[order]
         else:
             order, bounds = np.arange(count), np.array([0, count])
-        Xs = Xpre[order]
+        Xs = Xpre[order].astype(dtype, copy=False)
         ys, rs = y_scaled[order], residual[order]
         FT = ZT = None
         if joint and final_vectors is not None:
@@ -163,8 +170,9 @@ def readout_statistics(
             # Each fold's readout is trained on a subsample of the rows outside it.
             train = np.flatnonzero((uniforms < rates[fold]) & (folds != fold))
             if train.size:
-                block = None if ZT is None else ZT[:, train]
-                HT = _features_t(Xs[train], matrices, vectors, block)
+                # From x: gathering scattered columns of ZT costs more than
+                # the d^2 k flops per row.
+                HT = _features_t(Xs[train], matrices, vectors, None)
                 _add_design(stats["train"][fold], HT, rs[train])
 
     return samples.run(add_batch, init)

@@ -8,17 +8,17 @@ are written once.
 import contextlib
 
 import numpy as np
-from scipy.linalg.blas import dsyrk, ssyrk
 
 from ._hermite import hermite_features_t, n_hermite_features
 
 # Target size of the per-batch feature buffer. Rows are split by fold and sign
 # inside a batch, so each symmetric product sees a tenth of it: measured at
-# d = 30, n = 147,885, a fit took 13.7 s with 8 MB batches, 11.5 s with
-# 8,192 rows and 9.9 s with 16,384 rows (about 64 MB).
+# d = 30, n = 147,885 (float64 products), a fit took 13.7 s with 8 MB batches,
+# 11.5 s with 8,192 rows and 9.9 s with 16,384 rows (about 64 MB); float32
+# products take twice the rows for the same buffer.
 _BUFFER_BYTES = 2**26
 _MIN_BATCH = 64
-_MAX_BATCH = 16384
+_MAX_BATCH = 32768
 
 
 def resolve_batch_size(batch_size, row_floats, itemsize=8):
@@ -116,38 +116,42 @@ def row_uniforms(start, count, seed):
     return (z >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
 
+# The symmetric products go through numpy's matmul, which calls BLAS syrk for
+# ``a @ a.T``: numpy and scipy each bundle their own OpenBLAS, and alternating
+# between the two thread pools (scipy's dsyrk, numpy's gemm) made a fit 2.2x
+# slower on 2 cores, the idle threads of one spinning against the other.
+
+
 def syrk_accumulate(acc, rows, scale=1.0):
     """``acc += scale * rows^T rows`` for row-major ``rows`` (one sample per row).
 
-    The transpose of :func:`syrk_accumulate_columns`, same conventions.
+    Half the flops of a general product (numpy calls syrk for ``a.T @ a``).
+    float32 ``rows`` are multiplied in float32 within the batch (twice the
+    speed, half the memory traffic) and the batch's sum is added to the
+    float64 total, so rounding does not grow with the number of samples.
     """
     if rows.shape[0] == 0:
         return acc
-    if rows.dtype == np.float32:
-        acc += ssyrk(np.float32(scale), rows.T, trans=0, lower=0)
-        return acc
-    return dsyrk(scale, rows.T, beta=1.0, c=acc, trans=0, lower=0, overwrite_c=1)
+    product = rows.T @ rows
+    if scale != 1.0:
+        product *= scale
+    acc += product
+    return acc
 
 
 def syrk_accumulate_columns(acc, columns, scale=1.0):
-    """``acc += scale * columns @ columns.T`` on the upper triangle (BLAS syrk).
+    """``acc += scale * columns @ columns.T``, one sample per column.
 
-    ``columns`` is ``(m, k)`` and C-contiguous: each of the ``k`` samples is a
-    column, so that its transpose is the Fortran-ordered ``k x m`` matrix
-    syrk reads without a copy. ``acc`` must be Fortran-ordered float64; only
-    its upper triangle is meaningful until :func:`symmetrize_upper` is
-    called. Half the flops of a general product. float32 ``columns`` are
-    multiplied in float32 (``ssyrk``, twice the speed and half the memory
-    traffic) within the batch, and the batch's sum is added to the float64
-    total, so rounding does not grow with the number of samples.
+    The layout of the transposed Hermite features; same conventions as
+    :func:`syrk_accumulate`.
     """
     if columns.shape[1] == 0:
         return acc
-    columns = np.ascontiguousarray(columns)
-    if columns.dtype == np.float32:
-        acc += ssyrk(np.float32(scale), columns.T, trans=1, lower=0)
-        return acc
-    return dsyrk(scale, columns.T, beta=1.0, c=acc, trans=1, lower=0, overwrite_c=1)
+    product = columns @ columns.T
+    if scale != 1.0:
+        product *= scale
+    acc += product
+    return acc
 
 
 def symmetrize_upper(acc):

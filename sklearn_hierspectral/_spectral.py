@@ -61,6 +61,9 @@ class BatchPreparer:
     low_coef: np.ndarray
     n_folds: int
     fold_seed: int
+    # Precision of the heavy products within a batch (sums across batches
+    # are float64): float32 for precision='mixed', float64 for 'double'.
+    product_dtype: type = np.float64
 
     def __call__(self, start, X_batch, y_batch):
         # float32 input stays float32 through the heavy products (measured:
@@ -243,9 +246,8 @@ def fit_low_degree(samples, method):
         return {"gram": np.zeros((n_coef, n_coef), order="F"), "rhs": np.zeros(n_coef), "y_sq": 0.0}
 
     def add_batch(stats, start, Xpre, y_scaled, residual, folds):
-        FT = low_degree_design_t(
-            np.ascontiguousarray(Xpre.T), np.empty((n_coef, Xpre.shape[0]), dtype=Xpre.dtype)
-        )
+        XT = np.ascontiguousarray(Xpre.T, dtype=samples.preparer.product_dtype)
+        FT = low_degree_design_t(XT, np.empty((n_coef, Xpre.shape[0]), dtype=XT.dtype))
         syrk_accumulate_columns(stats["gram"], FT)
         stats["rhs"] += FT @ y_scaled.astype(FT.dtype, copy=False)
         stats["y_sq"] += float(y_scaled @ y_scaled)
@@ -255,7 +257,10 @@ def fit_low_degree(samples, method):
     rhs = stats["rhs"] / n_samples
     eigvals, eigvecs = linalg.eigh(gram, check_finite=False, driver="evd")
     projected = eigvecs.T @ rhs
-    denominators = _ridge_denominator(eigvals)
+    # Below the rounding of the products, a direction of the Gram matrix is
+    # numerically null and gets no coefficient.
+    relative_floor = 1e-6 if samples.preparer.product_dtype == np.float32 else 1e-10
+    denominators = _ridge_denominator(eigvals, relative_floor=relative_floor)
     # Per-sample training error and effective parameters of every penalty.
     shrunk = projected[:, None] / denominators
     train_error = (
@@ -273,11 +278,11 @@ def fit_low_degree(samples, method):
     return coef, penalty, gram, rhs
 
 
-def _ridge_denominator(eigvals, penalties=LOW_DEGREE_RIDGE_GRID):
+def _ridge_denominator(eigvals, penalties=LOW_DEGREE_RIDGE_GRID, relative_floor=1e-10):
     """``eigval + penalty``, floored so that a rank-deficient Gram (duplicated or
     constant columns, fewer samples than coefficients) gets a minimum-norm
     solution instead of a division by zero."""
-    floor = 1e-10 * max(float(eigvals.max(initial=0.0)), np.finfo(float).tiny)
+    floor = relative_floor * max(float(eigvals.max(initial=0.0)), np.finfo(float).tiny)
     kept = eigvals > floor
     denominator = np.maximum(eigvals, floor)[:, None] + penalties[None, :]
     return np.where(kept[:, None], denominator, np.inf)
@@ -322,8 +327,9 @@ def spectral_matrices(samples, n_groups):
 
     def add_batch(stats, start, Xpre, y_scaled, residual, folds):
         groups = None if n_groups == 1 else folds
-        buffer = np.empty(Xpre.shape[0] * D, dtype=Xpre.dtype)
-        weighted_hermite_gram(Xpre, residual, buffer, stats["matrices"], groups)
+        Xp = Xpre.astype(samples.preparer.product_dtype, copy=False)
+        buffer = np.empty(Xp.shape[0] * D, dtype=Xp.dtype)
+        weighted_hermite_gram(Xp, residual, buffer, stats["matrices"], groups)
         if groups is None:
             stats["sums"][0] += residual.sum()
             stats["sizes"][0] += residual.size
@@ -763,6 +769,7 @@ def fit_layer1(
     finite_size_correction=True,
     solver="auto",
     final_readout=False,
+    precision="mixed",
 ):
     """Fit layer 1 on validated ``X`` (n, d) and ``y`` (n,), in memory or Dask.
 
@@ -782,7 +789,10 @@ def fit_layer1(
         check_dense_memory(d, n_groups)
     deflation = resolve_deflation(deflate, d, cv)
     wide_design = deflation == "least-squares" or solver == "dense"
-    batch_size = resolve_batch_size(batch_size, 1 + d + D if wide_design else d * (max_components + 10))
+    product_itemsize = 4 if precision == "mixed" else 8
+    batch_size = resolve_batch_size(
+        batch_size, 1 + d + D if wide_design else d * (max_components + 10), product_itemsize
+    )
 
     standardizer = make_standardizer(X, whiten, batch_size)
     y_mean, y_scale = target_scaling(y, batch_size)
@@ -790,7 +800,8 @@ def fit_layer1(
     # Folds serve the penalty of the low-degree part and, under 'auto', the
     # number of components; drawn per row so that sorted data is safe.
     fold_seed, subsample_seed = (int(seed) for seed in rng.randint(0, 2**62, size=2, dtype=np.int64))
-    preparer = BatchPreparer(standardizer, y_mean, y_scale, None, cv, fold_seed)
+    product_dtype = np.float32 if precision == "mixed" else np.float64
+    preparer = BatchPreparer(standardizer, y_mean, y_scale, None, cv, fold_seed, product_dtype)
     samples = Samples(X, y, batch_size, preparer)
 
     low_penalty = low_gram = low_rhs = None

@@ -1172,10 +1172,10 @@ def test_dask_fit_survives_a_worker_killed_mid_fit(dask_cluster, tmp_path):
     X_lazy, y_lazy = dataset.to_dask(6000, chunk_size=1500, random_state=1)
     X, y = dataset.sample_chunks(6000, chunk_size=1500, random_state=1)
     X_dying = _killing_copy(X_lazy, str(tmp_path), _DIE_AFTER_CALLS)
-    on_dask = R(n_components=2, random_state=0).fit(X_dying, y_lazy)
+    on_dask = R(n_components=2, precision="double", random_state=0).fit(X_dying, y_lazy)
     assert (tmp_path / "died").exists(), "the worker was not killed"
     # Dask recomputed the lost chunk elsewhere: the same model as in memory.
-    in_memory = R(n_components=2, random_state=0).fit(X, y)
+    in_memory = R(n_components=2, precision="double", random_state=0).fit(X, y)
     np.testing.assert_allclose(on_dask.components_, in_memory.components_, atol=1e-10)
     np.testing.assert_allclose(on_dask.spectrum_, in_memory.spectrum_, atol=1e-12)
     X_test, _ = dataset.sample(300, random_state=2)

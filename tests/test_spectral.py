@@ -78,7 +78,9 @@ def test_symmetric_products_of_rows_and_of_columns(dtype):
 def test_resolve_batch_size_bounds_the_buffer():
     assert resolve_batch_size(123, 10) == 123
     rows = resolve_batch_size(None, 496)
-    assert 64 <= rows <= 16384 and rows * 496 * 8 <= 2**26 + 496 * 8
+    assert 64 <= rows <= 32768 and rows * 496 * 8 <= 2**26 + 496 * 8
+    rows32 = resolve_batch_size(None, 496, itemsize=4)
+    assert rows32 > rows and rows32 * 496 * 4 <= 2**26 + 496 * 4
 
 
 def test_low_degree_part_equals_design_product():
