@@ -43,9 +43,21 @@ def blas_threads_for(n_samples, n_columns):
     ``n_columns`` is the width of the widest per-batch design (``1 + d + D``);
     a pass costs about ``n_samples * n_columns^2`` flops.
     """
-    global _THREAD_CONTROLLER
     if float(n_samples) * n_columns**2 >= _SINGLE_THREAD_FLOPS:
         return contextlib.nullcontext()
+    return single_blas_thread()
+
+
+def single_blas_thread():
+    """A context limiting BLAS (and LAPACK) to one thread.
+
+    For the eigendecompositions and small solves between passes: LAPACK's
+    tridiagonalisation of a few-hundred-square matrix is bound by memory and
+    synchronisation, and measured with 2 threads after a pass of products it
+    took 4 to 5 times longer than with one (full ``eigh`` of a 465 x 465
+    matrix: 104 ms against 24 ms).
+    """
+    global _THREAD_CONTROLLER
     if _THREAD_CONTROLLER is None:
         from threadpoolctl import ThreadpoolController
 

@@ -5,7 +5,7 @@ from sklearn.base import RegressorMixin, TransformerMixin, _fit_context
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._hermite import low_degree_part, n_hermite_features, quadratic_features
-from ._passes import batch_slices, blas_threads_for, is_dask_collection
+from ._passes import batch_slices, blas_threads_for, is_dask_collection, single_blas_thread
 from ._layer2 import solve_joint, solve_residual_readout
 from ._readout import refit_low_degree
 from ._spectral import fit_readouts
@@ -211,10 +211,11 @@ class HierarchicalSpectralRegressor(RegressorMixin, TransformerMixin, _BaseHiera
             return self
         final = layer1.readout_statistics
         if final is not None and layer1.low_degree_gram is not None:
-            low_coef, readout = solve_joint(
-                final, self.n_components_, layer1.low_degree_gram, layer1.low_degree_rhs,
-                layer1.low_degree_penalty, self.alpha, X.shape[0],
-            )
+            with single_blas_thread():
+                low_coef, readout = solve_joint(
+                    final, self.n_components_, layer1.low_degree_gram, layer1.low_degree_rhs,
+                    layer1.low_degree_penalty, self.alpha, X.shape[0],
+                )
         else:
             if final is not None:
                 readout = solve_residual_readout(final, self.n_components_, self.alpha)

@@ -40,6 +40,7 @@ from ._passes import (
     resolve_batch_size,
     row_uniforms,
     run_pass,
+    single_blas_thread,
     symmetrize_upper,
     syrk_accumulate_columns,
     weighted_hermite_gram,
@@ -255,7 +256,8 @@ def fit_low_degree(samples, method):
     stats = samples.run(add_batch, init)
     gram = symmetrize_upper(stats["gram"]) / n_samples
     rhs = stats["rhs"] / n_samples
-    eigvals, eigvecs = linalg.eigh(gram, check_finite=False, driver="evd")
+    with single_blas_thread():
+        eigvals, eigvecs = linalg.eigh(gram, check_finite=False, driver="evd")
     projected = eigvecs.T @ rhs
     # Below the rounding of the products, a direction of the Gram matrix is
     # numerically null and gets no coefficient.
@@ -812,9 +814,10 @@ def fit_layer1(
     if solver == "dense":
         fold_matrices, fold_residual_sums, fold_sizes = spectral_matrices(samples, n_groups)
         C = _spectral_matrix(sum(fold_matrices), fold_residual_sums.sum(), n_samples)
-        spectrum, eigenvectors, edge, correction = spectral_components(
-            C, d, max_components, finite_size_correction
-        )
+        with single_blas_thread():
+            spectrum, eigenvectors, edge, correction = spectral_components(
+                C, d, max_components, finite_size_correction
+            )
         total_matrix, total_residual = sum(fold_matrices), fold_residual_sums.sum()
 
         def fold_components(fold):
@@ -862,15 +865,18 @@ def fit_layer1(
     one_pass = readout == "quadratic" and link_degree == 1
     joint = deflation == "least-squares"
     if auto and one_pass:
+        with single_blas_thread():
+            fold_vectors = [fold_components(fold) for fold in range(n_groups)]
         stats = readout_statistics(
             samples,
             eigenvectors[:, :max_components] if final_readout else None,
-            [fold_components(fold) for fold in range(n_groups)],
+            fold_vectors,
             joint=joint,
             fold_sizes=fold_sizes,
             subsample_seed=subsample_seed,
         )
-        cv_errors, cv_errors_se = cross_validated_errors(stats, max_components, alpha)
+        with single_blas_thread():
+            cv_errors, cv_errors_se = cross_validated_errors(stats, max_components, alpha)
         n_components = one_standard_error_choice(cv_errors, cv_errors_se)
         final_statistics = stats["final"]
     elif auto:
