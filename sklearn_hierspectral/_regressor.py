@@ -258,12 +258,15 @@ class HierarchicalSpectralRegressor(RegressorMixin, TransformerMixin, _BaseHiera
     def _predict_validated(self, X):
         n_samples = X.shape[0]
         scaled = np.zeros(n_samples)
-        for rows in batch_slices(n_samples, self._batch_size(X.shape[1])):
-            Xpre = self._standardizer.apply(X[rows])
-            if self.low_degree_coef_ is not None:
-                scaled[rows] += low_degree_part(Xpre, self.low_degree_coef_)
-            if self._readout is not None:
-                scaled[rows] += self._readout.predict(
-                    quadratic_features(Xpre, self.components_)
-                )
-        return self.y_mean_ + self.y_scale_ * scaled
+        with np.errstate(over="ignore", invalid="ignore"):
+            for rows in batch_slices(n_samples, self._batch_size(X.shape[1])):
+                Xpre = self._standardizer.apply(X[rows])
+                if self.low_degree_coef_ is not None:
+                    scaled[rows] += low_degree_part(Xpre, self.low_degree_coef_)
+                if self._readout is not None:
+                    scaled[rows] += self._readout.predict(
+                        quadratic_features(Xpre, self.components_)
+                    )
+            prediction = self.y_mean_ + self.y_scale_ * scaled
+        self._check_finite_output(X, prediction)
+        return prediction

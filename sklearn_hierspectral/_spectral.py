@@ -41,6 +41,7 @@ from ._passes import (
     row_uniforms,
     run_pass,
     single_blas_thread,
+    sort_by_group,
     symmetrize_upper,
     syrk_accumulate_columns,
     weighted_hermite_gram,
@@ -291,9 +292,20 @@ def _ridge_denominator(eigvals, penalties=LOW_DEGREE_RIDGE_GRID, relative_floor=
 
 
 def dense_memory_bytes(n_features, n_folds):
-    """Memory of the dense solver: one D x D accumulator per fold, eigh work."""
+    """Peak memory of the dense solver beyond the inputs.
+
+    One ``D x D`` accumulator per fold, the spectral matrix, its correction
+    and the eigensolver's copies (4 more); the finite-size correction's
+    sandwich operator builds a ``(D, d, d)`` basis and two products of that
+    size; the least-squares deflation holds the Gram matrix of
+    ``[1, x, Z]``, its eigenvectors and the eigensolver's work (4 matrices).
+    """
     D = n_hermite_features(n_features)
-    return 8 * D * D * (n_folds + 4)
+    n_coef = 1 + n_features + D
+    spectral = 8 * D * D * (n_folds + 4)
+    sandwich = 3 * 8 * D * n_features * n_features
+    deflation = 4 * 8 * n_coef * n_coef
+    return spectral + sandwich + deflation
 
 
 def check_dense_memory(n_features, n_folds):
@@ -307,6 +319,37 @@ def check_dense_memory(n_features, n_folds):
             f"{format_bytes(available)} is available. Reduce n_features (for example "
             "with a projection before this step), use an integer n_components "
             "(one matrix instead of one per fold), or run on a larger machine.",
+            required_bytes=needed,
+            available_bytes=available,
+        )
+
+
+def matrix_free_memory_bytes(n_features, n_folds, block_size):
+    """Peak memory of the matrix-free solver beyond the inputs.
+
+    Every block product is kept (the Krylov basis and, per fold, the images
+    that score the folds of 'auto'): ``MATRIX_FREE_MAX_PASSES`` blocks of
+    ``D x block_size`` vectors, ``n_folds + 2`` copies; each pass also holds
+    ``n_folds x block_size`` matrices of ``d x d`` and the ``d x d`` moments
+    of the preprocessing.
+    """
+    D = n_hermite_features(n_features)
+    vectors = 8 * D * block_size * MATRIX_FREE_MAX_PASSES * (n_folds + 2)
+    blocks = 8 * n_features * n_features * (block_size * (n_folds + 1) + 4)
+    return vectors + blocks
+
+
+def check_matrix_free_memory(n_features, n_folds, block_size):
+    needed = matrix_free_memory_bytes(n_features, n_folds, block_size)
+    available = available_memory_bytes()
+    if available is not None and needed > 0.8 * available:
+        raise MemoryBudgetError(
+            f"The matrix-free layer-1 solver needs about {format_bytes(needed)} for "
+            f"its Krylov blocks of D = d(d+1)/2 = {n_hermite_features(n_features)}-long "
+            f"vectors with d = {n_features}, but only {format_bytes(available)} is "
+            "available. Reduce n_features (for example with a projection before this "
+            "step), use a smaller max_components or an integer n_components, or run "
+            "on a larger machine.",
             required_bytes=needed,
             available_bytes=available,
         )
@@ -554,16 +597,25 @@ def operator_statistics(samples, vectors, n_groups):
             "sizes": np.zeros(n_groups),
         }
 
+    dtype = samples.preparer.product_dtype
+    product_matrices = matrices.astype(dtype)
+
     def add_batch(stats, start, Xpre, y_scaled, residual, folds):
-        weighted = residual[:, None] * quadratic_features(Xpre, matrices.astype(Xpre.dtype))
+        Xp = Xpre.astype(dtype, copy=False)
+        weighted = residual.astype(dtype)[:, None] * quadratic_features(Xp, product_matrices)
+        if n_groups == 1:
+            bounds = [0, Xp.shape[0]]
+        else:
+            # Rows sorted by fold: each fold's rows are one contiguous block.
+            order, bounds = sort_by_group(folds, n_groups)
+            Xp, weighted, residual = Xp[order], weighted[order], residual[order]
         for group in range(n_groups):
-            rows = slice(None) if n_groups == 1 else folds == group
-            Xg, Wg = Xpre[rows], weighted[rows]
+            Xg, Wg = Xp[bounds[group] : bounds[group + 1]], weighted[bounds[group] : bounds[group + 1]]
             # One product for the whole block: (d x rows) @ (rows x b d).
             scaled = (Wg[:, :, None] * Xg[:, None, :]).reshape(Xg.shape[0], b * d)
             stats["outer"][group] += (Xg.T @ scaled).reshape(d, b, d).transpose(1, 0, 2)
-            stats["weights"][group] += Wg.sum(axis=0)
-            stats["sums"][group] += residual[rows].sum()
+            stats["weights"][group] += Wg.sum(axis=0, dtype=np.float64)
+            stats["sums"][group] += residual[bounds[group] : bounds[group + 1]].sum()
             stats["sizes"][group] += Xg.shape[0]
 
     stats = samples.run(add_batch, init)
@@ -789,6 +841,8 @@ def fit_layer1(
     solver = resolve_solver(solver, d, n_groups)
     if solver == "dense":
         check_dense_memory(d, n_groups)
+    else:
+        check_matrix_free_memory(d, n_groups, max(max_components, 1) + 5)
     deflation = resolve_deflation(deflate, d, cv)
     wide_design = deflation == "least-squares" or solver == "dense"
     product_itemsize = 4 if precision == "mixed" else 8

@@ -151,10 +151,24 @@ class _BaseHierarchicalSpectral(BaseEstimator):
         n_samples = X.shape[0]
         out = np.empty((n_samples, self.n_components_), dtype=np.float64)
         for rows in batch_slices(n_samples, self._batch_size(X.shape[1])):
-            out[rows] = quadratic_features(
-                self._standardizer.apply(X[rows]), self.components_
-            )
+            with np.errstate(over="ignore", invalid="ignore"):
+                out[rows] = quadratic_features(
+                    self._standardizer.apply(X[rows]), self.components_
+                )
+        self._check_finite_output(X, out)
         return out
+
+    def _check_finite_output(self, X, out):
+        """Refuse inputs whose quadratic features overflow, instead of NaN."""
+        if np.all(np.isfinite(out)):
+            return
+        largest = float(np.max(np.abs(X)))
+        raise ValueError(
+            f"X has values up to {largest:.3g}, far outside the training data "
+            f"(column scales up to {float(np.max(self.scale_)):.3g}): the quadratic "
+            "features overflow the float range. Check the units of X or clip it "
+            "to the range seen in fit."
+        )
 
     def transform(self, X):
         """Learned quadratic features ``h_k(x) = (x^T A_k x - tr A_k) / sqrt(2)``.

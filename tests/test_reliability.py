@@ -338,16 +338,6 @@ def test_huge_dimension_dense_solver_fails_fast_before_allocating(Estimator):
     assert issubclass(MemoryBudgetError, ValueError)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_spectral.dense_memory_bytes (checked by check_dense_memory before "
-    "allocating) counts 8 D^2 (n_groups + 4) bytes, but the measured peak is ~17 "
-    "D x D float64 matrices: _spectral.sandwich_operator builds a (D, d, d) basis "
-    "tensor and two products of the same size (~6 D^2 floats) inside "
-    "correct_finite_size. So a fit that passes the check can still run out of "
-    "memory. Fix: build sandwich_operator column block by column block, or add "
-    "3 * 8 * D * d * d (+ the copies of ranked_eigh) to dense_memory_bytes.",
-)
 def test_memory_check_bounds_the_real_peak(monkeypatch):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((200, 30))
@@ -377,18 +367,6 @@ except MemoryBudgetError as exc:
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="solver='auto' switches to the matrix-free solver above the dense budget, "
-    "and nothing checks memory on that path: d = 20,000 (D = 2e8) allocates d x d "
-    "arrays (3 GB each: _preprocessing.column_moments' covariance, the d x d blocks) and "
-    "D-length vectors (1.5 GiB each) and dies with a plain MemoryError (after ~50 s "
-    "with 12 GB); d = 3,000 with 10 samples does not finish in 120 s. "
-    "Fix in _spectral.fit_layer1: for solver='matrix-free' call a check like "
-    "check_dense_memory with the matrix-free peak (the k + oversampling d x d blocks, "
-    "every D-length vector, the batch design of the moment deflation) before the "
-    "first pass.",
-)
 def test_huge_dimension_fails_fast_with_the_default_solver():
     try:
         run = subprocess.run(
@@ -526,26 +504,15 @@ def test_y_beyond_the_float_range_is_a_clear_error(data):
         R(n_components=1).fit(X, y)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="predict on inputs far outside the training range (1e200) overflows the "
-    "quadratic features: inf - inf gives NaN predictions, silently. Fix in "
-    "_regressor.HierarchicalSpectralRegressor._predict_validated (and "
-    "_transformer._BaseHierarchicalSpectral._learned_features): raise a ValueError "
-    "('X has values up to ..., far outside the training data: the quadratic features "
-    "overflow') when the output is not finite.",
-)
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_predict_far_outside_training_range(Estimator, data):
     X, y = data
     model = Estimator(n_components=2, random_state=0).fit(X, y)
     method = model.predict if Estimator is R else model.transform
-    try:
-        out = method(X * 1e200)
-    except ValueError as exc:
-        assert "overflow" in str(exc) or "outside" in str(exc)
-    else:
-        assert not np.any(np.isnan(out))
+    with pytest.raises(ValueError, match="overflow"):
+        method(X * 1e200)
+    # Merely large inputs still give finite output.
+    assert np.all(np.isfinite(method(X * 1e3)))
 
 
 @pytest.mark.parametrize("n_components", ["auto", 1, 3, 5])
