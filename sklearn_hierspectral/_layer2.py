@@ -21,10 +21,13 @@ features are prefixes of the design of all of them
 statistics serves every ``k``.
 
 The standard error behind the one-standard-error rule is the spread of the
-per-fold errors, as in glmnet's ``cv.glmnet``.
+per-fold errors, as in glmnet's ``cv.glmnet``. The products are multiplied in
+the fit's product precision (float32 under ``precision='mixed'``) and summed
+across batches in float64.
 """
 
 import numpy as np
+from scipy import linalg
 
 from ._hermite import low_degree_design_t, n_hermite_features, quadratic_features, vec_to_sym
 from ._passes import row_uniforms, sort_by_group, symmetrize_upper, syrk_accumulate_columns
@@ -178,14 +181,39 @@ def readout_statistics(
     return samples.run(add_batch, init)
 
 
-def _ridge_coef(stats, k, alpha):
-    """Readout weights on the first ``k`` features from design statistics."""
+def _ridge_system(stats, k, alpha):
+    """Normal equations of the readout on the first ``k`` features."""
     size = n_design_columns(k)
     n = max(stats["count"], 1.0)
     gram = symmetrize_upper(stats["gram"])[:size, :size] / n
     # No penalty on the intercept: it absorbs the residual's mean.
     gram[np.diag_indices(size)] += alpha * np.r_[0.0, np.ones(size - 1)]
-    return _solve_symmetric(gram, stats["rhs"][:size] / n)
+    return gram, stats["rhs"][:size] / n
+
+
+def _ridge_coef(stats, k, alpha):
+    """Readout weights on the first ``k`` features from design statistics."""
+    return _solve_symmetric(*_ridge_system(stats, k, alpha))
+
+
+def _ridge_path(stats, max_components, alpha):
+    """Readout weights for ``k = 1 .. max_components`` from one factorisation.
+
+    The system of the first ``k`` features is a leading block of the system
+    of all of them, and the Cholesky factor of a leading block is the leading
+    block of the factor: one factorisation and two triangular solves per
+    ``k``, instead of a factorisation per ``k``.
+    """
+    gram, rhs = _ridge_system(stats, max_components, alpha)
+    try:
+        factor = linalg.cholesky(gram, lower=True, check_finite=False)
+    except linalg.LinAlgError:
+        return [_ridge_coef(stats, k, alpha) for k in range(1, max_components + 1)]
+    path = []
+    for k in range(1, max_components + 1):
+        size = n_design_columns(k)
+        path.append(linalg.cho_solve((factor[:size, :size], True), rhs[:size], check_finite=False))
+    return path
 
 
 def cross_validated_errors(stats, max_components, alpha):
@@ -204,13 +232,14 @@ def cross_validated_errors(stats, max_components, alpha):
         if held["count"] == 0:
             continue
         gram = symmetrize_upper(held["gram"])
+        path = _ridge_path(train, max_components, alpha) if train["count"] > 0 else None
         for k in range(max_components + 1):
             if train["count"] == 0:
                 coef = np.zeros(n_design_columns(k))
             elif k == 0:
                 coef = np.array([train["rhs"][0] / train["count"]])
             else:
-                coef = _ridge_coef(train, k, alpha)
+                coef = path[k - 1]
             size = coef.size
             sse = held["r_sq"] - 2.0 * coef @ held["rhs"][:size] + coef @ gram[:size, :size] @ coef
             fold_errors[fold, k] = max(sse, 0.0) / held["count"]
