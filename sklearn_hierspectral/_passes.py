@@ -6,6 +6,7 @@ are written once.
 """
 
 import contextlib
+import os
 
 import numpy as np
 
@@ -57,12 +58,7 @@ def single_blas_thread():
     took 4 to 5 times longer than with one (full ``eigh`` of a 465 x 465
     matrix: 104 ms against 24 ms).
     """
-    global _THREAD_CONTROLLER
-    if _THREAD_CONTROLLER is None:
-        from threadpoolctl import ThreadpoolController
-
-        _THREAD_CONTROLLER = ThreadpoolController()
-    return _THREAD_CONTROLLER.limit(limits=1, user_api="blas")
+    return _thread_controller().limit(limits=1, user_api="blas")
 
 
 def batch_slices(n_samples, batch_size):
@@ -87,23 +83,98 @@ def add_statistics(first, second):
     return first + second
 
 
+#: In memory, the batches of a pass are split into this many lanes of
+#: consecutive batches, each summed into its own statistics; the lanes' sums
+#: are then added in lane order. The lanes run in parallel threads (each with
+#: one BLAS thread) when BLAS may use more than one thread, one after the
+#: other otherwise, so the result does not depend on how many threads ran
+#: them. Measured at d = 30, n = 147,885 on 2 cores: two threads each running
+#: single-threaded BLAS on half the rows did a float32 ``syrk`` of the Hermite
+#: features in 42 ms per 32,768 rows against 51 ms for one call with two BLAS
+#: threads, and the elementwise work between products (Hermite builds, the
+#: preprocessing of each batch) runs on both cores instead of one.
+N_LANES = 2
+
+
+def _lane_bounds(n_samples, batch_size, n_lanes):
+    """Row bounds of the lanes, on batch boundaries (so batches are the same
+    as in a single sequential pass)."""
+    n_batches = -(-n_samples // batch_size)
+    cuts = [min(n_samples, (lane * n_batches // n_lanes) * batch_size) for lane in range(n_lanes)]
+    return list(dict.fromkeys(cuts + [n_samples]))
+
+
+def current_blas_threads():
+    """Threads BLAS may use now (threadpoolctl's view), 1 if unknown."""
+    controller = _thread_controller()
+    counts = [lib.num_threads for lib in controller.lib_controllers if lib.user_api == "blas"]
+    return max(counts, default=1)
+
+
+def _thread_controller():
+    global _THREAD_CONTROLLER
+    if _THREAD_CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+
+        _THREAD_CONTROLLER = ThreadpoolController()
+    return _THREAD_CONTROLLER
+
+
+def map_in_threads(function, items):
+    """``[function(item) for item in items]``, in parallel threads when BLAS
+    may use more than one thread now.
+
+    Each thread then runs single-threaded BLAS, so the threads share the
+    cores BLAS was allowed instead of oversubscribing them; a caller that
+    limited BLAS to one thread (a study's worker, a small fit) gets a plain
+    loop. ``function`` must not mutate shared state. The results, and so
+    anything computed from them, do not depend on the number of threads.
+    """
+    items = list(items)
+    n_threads = min(len(items), current_blas_threads(), os.cpu_count() or 1)
+    if n_threads <= 1:
+        return [function(item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with single_blas_thread(), ThreadPoolExecutor(n_threads) as executor:
+        return list(executor.map(function, items))
+
+
+def _reduce_batches(batch_fn, init_fn, start, arrays, batch_size):
+    stats = init_fn()
+    for rows in batch_slices(arrays[0].shape[0], batch_size):
+        batch_fn(stats, start + rows.start, *(array[rows] for array in arrays))
+    return stats
+
+
 def run_pass(arrays, batch_fn, init_fn, batch_size):
     """One pass over the rows of ``arrays``: batches in, additive statistics out.
 
     ``init_fn()`` makes empty statistics; ``batch_fn(stats, start, *batches)``
-    adds the rows ``start:start + len(batch)`` to them in place. In memory the
-    batches are consecutive slices; for Dask arrays each chunk is reduced on a
-    worker (in batches again) and the per-chunk statistics are summed in a tree,
-    so only statistics travel. Because the row offset is passed along, anything
-    drawn per row (folds, subsamples) does not depend on batching or chunking.
+    adds the rows ``start:start + len(batch)`` to them in place, touching
+    nothing but ``stats`` (lanes may run in parallel threads). In memory the
+    batches are consecutive slices, reduced in :data:`N_LANES` lanes; for Dask
+    arrays each chunk is reduced on a worker (in batches again) and the
+    per-chunk statistics are summed in a tree, so only statistics travel.
+    Because the row offset is passed along, anything drawn per row (folds,
+    subsamples) does not depend on batching, lanes or chunking.
     """
     if any(is_dask_collection(array) for array in arrays):
         from ._distributed import run_pass_on_chunks
 
         return run_pass_on_chunks(arrays, batch_fn, init_fn, batch_size)
-    stats = init_fn()
-    for rows in batch_slices(arrays[0].shape[0], batch_size):
-        batch_fn(stats, rows.start, *(array[rows] for array in arrays))
+    bounds = _lane_bounds(arrays[0].shape[0], batch_size, N_LANES)
+    lanes = [
+        (lo, [array[lo:hi] for array in arrays]) for lo, hi in zip(bounds[:-1], bounds[1:])
+    ]
+    if len(lanes) == 0:
+        return init_fn()
+    parts = map_in_threads(
+        lambda lane: _reduce_batches(batch_fn, init_fn, lane[0], lane[1], batch_size), lanes
+    )
+    stats = parts[0]
+    for part in parts[1:]:
+        stats = add_statistics(stats, part)
     return stats
 
 

@@ -37,6 +37,7 @@ from ._hermite import (
 from ._memory import MemoryBudgetError, available_memory_bytes, format_bytes
 from ._preprocessing import Standardizer, make_standardizer, target_scaling
 from ._passes import (
+    map_in_threads,
     resolve_batch_size,
     row_uniforms,
     run_pass,
@@ -693,7 +694,7 @@ def select_n_components(
     """
     n_samples = samples.n_samples
     n_folds = len(fold_sizes)
-    fold_matrices_1 = [fold_components(fold) for fold in range(n_folds)]
+    fold_matrices_1 = map_in_threads(fold_components, range(n_folds))
     rates = np.minimum(1.0, CV_READOUT_MAX_SAMPLES / np.maximum(n_samples - fold_sizes, 1))
 
     def training_rows(start, count, folds, fold):
@@ -919,8 +920,9 @@ def fit_layer1(
     one_pass = readout == "quadratic" and link_degree == 1
     joint = deflation == "least-squares"
     if auto and one_pass:
-        with single_blas_thread():
-            fold_vectors = [fold_components(fold) for fold in range(n_groups)]
+        # One small eigenproblem per fold: LAPACK is faster on one thread for
+        # these sizes (single_blas_thread), so the folds share the cores.
+        fold_vectors = map_in_threads(fold_components, range(n_groups))
         stats = readout_statistics(
             samples,
             eigenvectors[:, :max_components] if final_readout else None,

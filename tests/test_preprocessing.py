@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
+from sklearn_hierspectral._passes import N_LANES, _lane_bounds
 from sklearn_hierspectral._preprocessing import (
     Standardizer,
     column_moments,
@@ -36,17 +37,29 @@ def X():
     return rng.standard_normal((1000, 5)) * [1.0, 2.0, 0.5, 3.0, 1.0] + [0.0, 1.0, -4.0, 10.0, 0.5]
 
 
+def batched_sum(values, batch_size, batch_sum):
+    """``sum(batch_sum(batch))`` in the order of a pass: batches within each
+    lane, then the lanes' totals in lane order."""
+    bounds = _lane_bounds(len(values), batch_size, N_LANES)
+    total = 0.0
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        lane_total = 0.0
+        for start in range(lo, hi, batch_size):
+            lane_total = lane_total + batch_sum(values[start : min(start + batch_size, hi)])
+        total = total + lane_total
+    return total
+
+
 def plain_column_moments(X, batch_size):
     """The formulas before the moments were made scale-free, batch by batch."""
-    total = np.zeros(X.shape[1])
-    for start in range(0, len(X), batch_size):
-        total += np.asarray(X[start : start + batch_size], dtype=np.float64).sum(axis=0)
+    total = batched_sum(X, batch_size, lambda b: np.asarray(b, dtype=np.float64).sum(axis=0))
     mean = total / len(X)
-    products = np.zeros((X.shape[1],) * 2)
-    for start in range(0, len(X), batch_size):
-        centred = np.asarray(X[start : start + batch_size], dtype=np.float64) - mean
-        products += centred.T @ centred
-    return mean, products / len(X)
+
+    def products(batch):
+        centred = np.asarray(batch, dtype=np.float64) - mean
+        return centred.T @ centred
+
+    return mean, batched_sum(X, batch_size, products) / len(X)
 
 
 # ----------------------------------------------------------------- by hand
@@ -93,9 +106,8 @@ def test_ordinary_data_gives_the_plain_moments_bit_for_bit(X, batch_size, dtype)
 @pytest.mark.parametrize("batch_size", [1000, 64])
 def test_ordinary_target_gives_the_plain_moments_bit_for_bit(X, batch_size):
     y = X[:, 3] * 7.0
-    total = sum(float(np.sum(y[s : s + batch_size], dtype=np.float64)) for s in range(0, 1000, batch_size))
-    mean = total / 1000
-    squares = sum(float(np.sum((y[s : s + batch_size] - mean) ** 2)) for s in range(0, 1000, batch_size))
+    mean = float(batched_sum(y, batch_size, lambda b: np.sum(b, dtype=np.float64))) / 1000
+    squares = float(batched_sum(y, batch_size, lambda b: np.sum((b - mean) ** 2)))
     assert vector_moments(y, batch_size) == (mean, float(np.sqrt(squares / 1000)))
     assert target_scaling(y, batch_size) == (mean, float(np.sqrt(squares / 1000)))
 
