@@ -5,6 +5,7 @@ import pytest
 from sklearn.linear_model import Ridge
 
 from sklearn_hierspectral._readout import (
+    _solve_ridge_system,
     CalibrationAccumulator,
     ReadoutAccumulator,
     moment_design_coef,
@@ -120,3 +121,18 @@ def test_link_calibration_captures_a_cubic_link():
 def test_solve_without_samples_raises():
     with pytest.raises(ValueError, match="no samples"):
         ReadoutAccumulator("quadratic", 2).solve([1], 0.0)
+
+
+def test_ridge_system_solution_well_conditioned_and_singular():
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((40, 60))
+    system, rhs = A @ A.T / 60, rng.standard_normal(40)
+    np.testing.assert_allclose(_solve_ridge_system(system, rhs), np.linalg.solve(system, rhs),
+                               rtol=1e-10)
+    # Rank 5 of 40: the Cholesky route is refused and the solution is the
+    # minimum-norm one, not a blow-up along the null directions.
+    B = rng.standard_normal((40, 5))
+    singular = B @ B.T
+    rhs = singular @ rng.standard_normal(40)
+    np.testing.assert_allclose(_solve_ridge_system(singular, rhs), np.linalg.pinv(singular) @ rhs,
+                               atol=1e-8)
