@@ -78,6 +78,12 @@ SUITES = [
         ["bench_time_to_accuracy_thresholds.csv", "bench_time_to_accuracy.csv"],
     ),
     Suite(
+        "separation", "bench_separation.py", "Separation: spectral at 27,000 vs RBF kernel ridge at 12,000",
+        "Default dataset of the command line; both fits in one process, best of 2; "
+        "kernel_over_spectral_time is the ratio of their fit times.",
+        ["bench_separation.csv"],
+    ),
+    Suite(
         "memory", "bench_memory.py", "Peak memory against n",
         "Each fit in a fresh process; extra_MB = peak RSS during fit - RSS when the fit "
         "started. Flat extra_MB while input_MB grows: the input plus a constant.",

@@ -62,9 +62,12 @@ def single_blas_thread():
 
 
 def batch_slices(n_samples, batch_size):
-    """Consecutive slices covering ``range(n_samples)``."""
-    for start in range(0, n_samples, batch_size):
-        yield slice(start, min(start + batch_size, n_samples))
+    """Consecutive slices covering ``range(n_samples)``, at most ``batch_size``
+    rows each, as few as that allows and of equal sizes (within one row), so
+    that no thin last batch wastes a product."""
+    n_batches = -(-n_samples // batch_size)
+    for index in range(n_batches):
+        yield slice(index * n_samples // n_batches, (index + 1) * n_samples // n_batches)
 
 
 def is_dask_collection(array):
@@ -83,8 +86,8 @@ def add_statistics(first, second):
     return first + second
 
 
-#: In memory, the batches of a pass are split into this many lanes of
-#: consecutive batches, each summed into its own statistics; the lanes' sums
+#: In memory, the rows of a pass are split into this many lanes of equal
+#: size, each reduced batch by batch into its own statistics; the lanes' sums
 #: are then added in lane order. The lanes run in parallel threads (each with
 #: one BLAS thread) when BLAS may use more than one thread, one after the
 #: other otherwise, so the result does not depend on how many threads ran
@@ -96,11 +99,10 @@ def add_statistics(first, second):
 N_LANES = 2
 
 
-def _lane_bounds(n_samples, batch_size, n_lanes):
-    """Row bounds of the lanes, on batch boundaries (so batches are the same
-    as in a single sequential pass)."""
-    n_batches = -(-n_samples // batch_size)
-    cuts = [min(n_samples, (lane * n_batches // n_lanes) * batch_size) for lane in range(n_lanes)]
+def _lane_bounds(n_samples, n_lanes):
+    """Row bounds of ``n_lanes`` lanes of equal sizes (within one row);
+    empty lanes are dropped."""
+    cuts = [lane * n_samples // n_lanes for lane in range(n_lanes)]
     return list(dict.fromkeys(cuts + [n_samples]))
 
 
@@ -153,7 +155,7 @@ def run_pass(arrays, batch_fn, init_fn, batch_size):
     ``init_fn()`` makes empty statistics; ``batch_fn(stats, start, *batches)``
     adds the rows ``start:start + len(batch)`` to them in place, touching
     nothing but ``stats`` (lanes may run in parallel threads). In memory the
-    batches are consecutive slices, reduced in :data:`N_LANES` lanes; for Dask
+    rows are split into :data:`N_LANES` lanes, each reduced in batches; for Dask
     arrays each chunk is reduced on a worker (in batches again) and the
     per-chunk statistics are summed in a tree, so only statistics travel.
     Because the row offset is passed along, anything drawn per row (folds,
@@ -163,7 +165,7 @@ def run_pass(arrays, batch_fn, init_fn, batch_size):
         from ._distributed import run_pass_on_chunks
 
         return run_pass_on_chunks(arrays, batch_fn, init_fn, batch_size)
-    bounds = _lane_bounds(arrays[0].shape[0], batch_size, N_LANES)
+    bounds = _lane_bounds(arrays[0].shape[0], N_LANES)
     lanes = [
         (lo, [array[lo:hi] for array in arrays]) for lo, hi in zip(bounds[:-1], bounds[1:])
     ]

@@ -9,19 +9,32 @@ from sklearn_hierspectral import HierarchicalSpectralRegressor, HierarchicalTarg
 from sklearn_hierspectral._passes import (
     N_LANES,
     _lane_bounds,
+    batch_slices,
     current_blas_threads,
     map_in_threads,
     run_pass,
 )
 
 
-@pytest.mark.parametrize("n_samples, batch_size", [(0, 10), (5, 10), (10, 10), (95, 10), (1000, 7)])
-def test_lanes_cover_the_rows_on_batch_boundaries(n_samples, batch_size):
-    bounds = _lane_bounds(n_samples, batch_size, N_LANES)
+@pytest.mark.parametrize("n_samples", [0, 1, 5, 10, 95, 1000])
+def test_lanes_split_the_rows_evenly(n_samples):
+    bounds = _lane_bounds(n_samples, N_LANES)
     assert bounds[0] == 0 and bounds[-1] == n_samples
-    assert len(bounds) - 1 <= N_LANES
-    assert all(lo < hi for lo, hi in zip(bounds[:-1], bounds[1:]))
-    assert all(cut % batch_size == 0 for cut in bounds[:-1])
+    assert len(bounds) - 1 == min(n_samples, N_LANES)
+    sizes = np.diff(bounds)
+    assert np.all(sizes > 0) or n_samples == 0
+    assert sizes.size == 0 or np.ptp(sizes) <= 1
+
+
+@pytest.mark.parametrize("n_samples, batch_size", [(0, 10), (5, 10), (10, 10), (95, 10), (1000, 7)])
+def test_batches_are_as_few_as_allowed_and_even(n_samples, batch_size):
+    slices = list(batch_slices(n_samples, batch_size))
+    assert len(slices) == -(-n_samples // batch_size)
+    sizes = [s.stop - s.start for s in slices]
+    assert all(0 < size <= batch_size for size in sizes)
+    assert max(sizes, default=0) - min(sizes, default=0) <= 1
+    assert [s.start for s in slices[1:]] == [s.stop for s in slices[:-1]]
+    assert sum(sizes) == n_samples
 
 
 def test_run_pass_sees_every_row_once_with_its_offset():

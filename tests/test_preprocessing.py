@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from sklearn_hierspectral._passes import N_LANES, _lane_bounds
+from sklearn_hierspectral._passes import N_LANES, _lane_bounds, batch_slices
 from sklearn_hierspectral._preprocessing import (
     Standardizer,
     column_moments,
@@ -40,12 +40,12 @@ def X():
 def batched_sum(values, batch_size, batch_sum):
     """``sum(batch_sum(batch))`` in the order of a pass: batches within each
     lane, then the lanes' totals in lane order."""
-    bounds = _lane_bounds(len(values), batch_size, N_LANES)
+    bounds = _lane_bounds(len(values), N_LANES)
     total = 0.0
     for lo, hi in zip(bounds[:-1], bounds[1:]):
         lane_total = 0.0
-        for start in range(lo, hi, batch_size):
-            lane_total = lane_total + batch_sum(values[start : min(start + batch_size, hi)])
+        for rows in batch_slices(hi - lo, batch_size):
+            lane_total = lane_total + batch_sum(values[lo + rows.start : lo + rows.stop])
         total = total + lane_total
     return total
 
