@@ -149,7 +149,8 @@ def main(argv=None):
     print()
     print(format_table(rows))
     print("\nfit_over_reference: fit time / one float64 product Z^T (y * Z), same n, D, process.")
-    print("The matrix-free solver's pass count is not exposed by the estimator: no second ratio.")
+    print("n_iter: passes (block products) of the matrix-free solver; its own roofline is in "
+          "bench_scale.py large-d.")
     print(f"wrote {path}")
 
 

@@ -94,6 +94,8 @@ def _check_positive_int(name, value, minimum=1):
 
 def _check_train_sizes(train_sizes):
     try:
+        if isinstance(train_sizes, (str, bytes)):
+            raise TypeError  # a string iterates into characters, not sizes
         sizes = list(train_sizes)
     except TypeError:
         raise TypeError(

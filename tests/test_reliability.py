@@ -913,6 +913,7 @@ def test_scaling_study_bad_input(dataset):
         ({"train_sizes": []}, ValueError, "at least one"),
         ({"train_sizes": [1, 100]}, ValueError, ">= 2"),
         ({"train_sizes": [50.5]}, TypeError, "integer"),
+        ({"train_sizes": "100"}, TypeError, "sequence of integers"),
         ({"train_sizes": [50, 50]}, ValueError, "duplicates"),
         ({"n_repeats": 0}, ValueError, "n_repeats"),
         ({"test_size": 1}, ValueError, "test_size"),
