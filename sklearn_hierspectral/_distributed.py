@@ -10,7 +10,7 @@ import numbers
 
 import numpy as np
 
-from ._passes import add_statistics, batch_slices
+from ._passes import add_statistics, reduce_batches
 
 _INSTALL_HINT = 'Install it with: pip install "sklearn_hierspectral[dask]"'
 
@@ -22,13 +22,6 @@ def import_dask_array():
     except ImportError as error:  # pragma: no cover - depends on the environment
         raise ImportError(f"This needs dask, which is not installed. {_INSTALL_HINT}") from error
     return dask_array
-
-
-def _chunk_statistics(batch_fn, init_fn, batch_size, start, *blocks):
-    stats = init_fn()
-    for rows in batch_slices(blocks[0].shape[0], batch_size):
-        batch_fn(stats, start + rows.start, *(block[rows] for block in blocks))
-    return stats
 
 
 def _tree_sum(parts, delayed):
@@ -66,9 +59,9 @@ def run_pass_on_chunks(arrays, batch_fn, init_fn, batch_size):
         aligned.append(array.rechunk(target))
     blocks = [array.to_delayed().ravel() for array in aligned]
     starts = np.concatenate([[0], np.cumsum(row_chunks)[:-1]]).astype(int)
-    chunk_stats = dask.delayed(_chunk_statistics, pure=True)
+    chunk_stats = dask.delayed(reduce_batches, pure=True)
     parts = [
-        chunk_stats(batch_fn, init_fn, batch_size, int(start), *(block[i] for block in blocks))
+        chunk_stats(batch_fn, init_fn, int(start), [block[i] for block in blocks], batch_size)
         for i, start in enumerate(starts)
     ]
     return _tree_sum(parts, dask.delayed).compute()

@@ -6,8 +6,8 @@ are written once.
 """
 
 import contextlib
-import os
 
+import joblib
 import numpy as np
 
 from ._hermite import hermite_features_t, n_hermite_features
@@ -133,7 +133,7 @@ def map_in_threads(function, items):
     anything computed from them, do not depend on the number of threads.
     """
     items = list(items)
-    n_threads = min(len(items), current_blas_threads(), os.cpu_count() or 1)
+    n_threads = min(len(items), current_blas_threads(), joblib.cpu_count())
     if n_threads <= 1:
         return [function(item) for item in items]
     from concurrent.futures import ThreadPoolExecutor
@@ -142,7 +142,9 @@ def map_in_threads(function, items):
         return list(executor.map(function, items))
 
 
-def _reduce_batches(batch_fn, init_fn, start, arrays, batch_size):
+def reduce_batches(batch_fn, init_fn, start, arrays, batch_size):
+    """Statistics of the rows of ``arrays`` (the first is row ``start`` of the
+    data), batch by batch: one lane in memory, one chunk on Dask."""
     stats = init_fn()
     for rows in batch_slices(arrays[0].shape[0], batch_size):
         batch_fn(stats, start + rows.start, *(array[rows] for array in arrays))
@@ -172,7 +174,7 @@ def run_pass(arrays, batch_fn, init_fn, batch_size):
     if len(lanes) == 0:
         return init_fn()
     parts = map_in_threads(
-        lambda lane: _reduce_batches(batch_fn, init_fn, lane[0], lane[1], batch_size), lanes
+        lambda lane: reduce_batches(batch_fn, init_fn, lane[0], lane[1], batch_size), lanes
     )
     stats = parts[0]
     for part in parts[1:]:
