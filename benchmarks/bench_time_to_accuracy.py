@@ -12,7 +12,8 @@ default) the table gives the smallest fit time at which a learner reached it,
 or 'not reached', and the ratio 'fastest baseline / spectral'.
 
 Budgets (command-line options): a fit may use ``--memory-budget-gb`` of
-memory (default 8) and take ``--time-budget`` seconds (default 600).
+memory (default 16, two thirds of a 24 GiB machine) and take
+``--time-budget`` seconds (default 600).
 Exact kernel ridge grows as n^2 in memory: the baselines' memory guard is
 given the budget (minus the training data) and refuses, before allocating,
 a fit that would exceed it (``MemoryBudgetError``); the spectral learner,
@@ -26,7 +27,7 @@ exceeds the time budget, or when it has reached every threshold.
 
 Usage::
 
-    python benchmarks/bench_time_to_accuracy.py          # n = 1,000 .. 1,024,000 (an hour or more)
+    python benchmarks/bench_time_to_accuracy.py          # n = 1,000 .. 1,024,000 (15 minutes or more)
     python benchmarks/bench_time_to_accuracy.py --time-budget 120 --memory-budget-gb 4
     python benchmarks/bench_time_to_accuracy.py --learners spectral,rff --sizes 2000,8000,32000
     python benchmarks/bench_time_to_accuracy.py --quick      # smoke run, well under a minute
@@ -64,9 +65,10 @@ from sklearn_hierspectral._cli import (
 DEFAULT_LEARNERS = ("spectral", "krr-rbf", "krr-poly", "rff", "nystroem")
 BASELINES_NOTE = "every learner but 'spectral' counts as a baseline"
 DEFAULT_THRESHOLDS = (0.5, 0.3, 0.15)
-#: Fresh training sets of 1,000 * 2^k samples: 2x steps keep the time of the
-#: fit that first reaches a threshold within 2-8x of the best possible.
-DEFAULT_SIZES = tuple(1000 * 2**k for k in range(11))
+#: Fresh training sets of 1,000 * 2^(k/2) samples: steps of sqrt(2) keep the
+#: time of the fit that first reaches a threshold within about 1.4-3x of the
+#: best possible (fit times grow like n to n^3 from one size to the next).
+DEFAULT_SIZES = tuple(int(round(1000 * 2 ** (k / 2))) for k in range(21))
 #: Memory of the spectral fit beyond its training data (batch buffers and the
 #: per-fold D x D matrices at d = 30; measured ~0.2 GB by bench_memory.py).
 SPECTRAL_OVERHEAD_BYTES = 0.5e9
@@ -253,8 +255,8 @@ def main(argv=None):
                         metavar="NMSE,...")
     parser.add_argument("--test-size", type=int, default=DEFAULT_TEST_SIZE)
     parser.add_argument("--rf-components", type=int, default=DEFAULT_RF_COMPONENTS)
-    parser.add_argument("--memory-budget-gb", type=float, default=8.0,
-                        help="memory a fit may use (default 8)")
+    parser.add_argument("--memory-budget-gb", type=float, default=16.0,
+                        help="memory a fit may use (default 16)")
     parser.add_argument("--time-budget", type=float, default=600.0,
                         help="seconds a fit may take (default 600)")
     parser.add_argument("--seed", type=int, default=0, help="target, samples and learners")

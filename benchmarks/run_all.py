@@ -88,8 +88,8 @@ SUITES = [
     Suite(
         "roofline", "bench_roofline.py", "Roofline: fit time / reference product",
         "fit_over_reference = fit time / one float64 product Z^T (y * Z) of the same n and "
-        "D, same process; for both solvers. Skipped cells: Z would not fit in half the "
-        "available memory.",
+        "D, same process; for both solvers. Where Z and y * Z would not fit in half the "
+        "available memory, the reference is summed over blocks of rows (see the note).",
         ["bench_roofline.csv"],
         full_args=["--n-samples", "10000,100000,1000000", "--repeats", "2",
                    "--max-seconds-per-timing", "60"],
