@@ -52,12 +52,20 @@ def round_significant(value, digits=4):
     return float(f"{value:.{digits}g}")
 
 
+#: Column of every results CSV saying when it was written (see write_csv_atomic).
+MEASURED_COLUMN = "measured_utc"
+
+
 def write_csv_atomic(rows, path):
     """Write ``rows`` (dicts) to ``path`` through a temporary file + os.replace.
 
     A reader (or an interrupted run) never sees a half-written file. Columns
-    are the union of the rows' keys, in order of first appearance.
+    are the union of the rows' keys, in order of first appearance, then
+    ``measured_utc``: when the file was written, kept in the file itself
+    because a checkout gives every file the time of the checkout.
     """
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    rows = [{**row, MEASURED_COLUMN: stamp} for row in rows]
     fieldnames = []
     for row in rows:
         fieldnames.extend(key for key in row if key not in fieldnames)

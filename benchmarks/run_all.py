@@ -40,12 +40,14 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from _common import default_output_dir, machine_info, write_text_atomic
+from _common import MEASURED_COLUMN, default_output_dir, machine_info, write_text_atomic
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 README = os.path.join(os.path.dirname(HERE), "README.md")
 README_START = "<!-- performance table: written by python benchmarks/run_all.py, do not edit -->"
 README_END = "<!-- end of performance table -->"
+#: First line of a suite's kept output: when it ran.
+LOG_STAMP = "measured "
 
 
 @dataclass
@@ -157,7 +159,8 @@ def run_suite(suite, quick, output_dir):
     seconds = time.perf_counter() - start
     output = "".join(lines)
     if suite.log_file and code == 0:
-        write_text_atomic(output, os.path.join(output_dir, suite.log_file))
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        write_text_atomic(f"{LOG_STAMP}{stamp}\n{output}", os.path.join(output_dir, suite.log_file))
     return code, seconds, output
 
 
@@ -174,11 +177,17 @@ def markdown_table(header, rows):
 
 
 def csv_as_markdown(path):
-    """A CSV file as a markdown table; one wide row is shown as quantity | value."""
+    """A CSV file as a markdown table; one wide row is shown as quantity | value.
+
+    The ``measured_utc`` column is left out: the page gives it once per file.
+    """
     with open(path, newline="") as source:
         rows = list(csv.reader(source))
     if not rows:
         return "(empty file)"
+    if MEASURED_COLUMN in rows[0]:
+        drop = rows[0].index(MEASURED_COLUMN)
+        rows = [row[:drop] + row[drop + 1:] for row in rows]
     header, body = rows[0], rows[1:]
     if len(body) == 1 and len(header) > 6:
         return markdown_table(["quantity", "value"], list(zip(header, body[0])))
@@ -186,6 +195,17 @@ def csv_as_markdown(path):
 
 
 def modified_utc(path):
+    """When the CSV was written: its ``measured_utc`` column (the latest), or
+    the file's modification time for a file written before that column."""
+    with open(path, newline="") as source:
+        if path.endswith(".log"):
+            first = source.readline()
+            stamps = [first[len(LOG_STAMP):].strip()] if first.startswith(LOG_STAMP) else []
+        else:
+            stamps = [row.get(MEASURED_COLUMN) for row in csv.DictReader(source)]
+    stamps = [stamp for stamp in stamps if stamp]
+    if stamps:
+        return max(stamps)
     stamp = datetime.datetime.fromtimestamp(os.path.getmtime(path), datetime.timezone.utc)
     return stamp.strftime("%Y-%m-%d %H:%M UTC")
 
@@ -228,8 +248,10 @@ def results_page(suites, quick, output_dir, outcomes):
             path = os.path.join(output_dir, suite.log_file)
             if os.path.exists(path):
                 with open(path) as log:
-                    parts += ["", f"Output ({modified_utc(path)}):", "", "```", log.read().rstrip(),
-                              "```"]
+                    text = log.read()
+                if text.startswith(LOG_STAMP):
+                    text = text.split("\n", 1)[1] if "\n" in text else ""
+                parts += ["", f"Output ({modified_utc(path)}):", "", "```", text.rstrip(), "```"]
                 files.append(suite.log_file)
         if not files:
             parts += ["", "No results yet."]
