@@ -34,9 +34,10 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.random import sample_without_replacement
-from sklearn.utils.validation import FLOAT_DTYPES, check_is_fitted, validate_data
+from sklearn.utils.validation import FLOAT_DTYPES, check_is_fitted
 
 from ._memory import MemoryBudgetError
+from ._validation import validate_data
 from ._memory import available_memory as _available_memory_bytes
 from ._memory import format_bytes as _format_gb
 
@@ -183,17 +184,66 @@ def _itemsize(X):
     return 8
 
 
+#: Varying columns whose largest magnitude is below this have squares under
+#: the smallest normal float64 (2.2e-308): a variance or a squared distance
+#: of them is zero or subnormal, and the column is lost.
+_TINY_COLUMN = 1e-150
+
+
+def _check_squares_representable(X):
+    """Refuse X whose squares over- or underflow float64 (see KernelMemoryGuard)."""
+    if sp.issparse(X):
+        values = np.abs(X.data) if X.nnz else np.zeros(1)
+        largest, column = float(values.max()), None
+        varying_tiny = np.zeros(0, dtype=bool)
+    else:
+        if X.size == 0:
+            return
+        magnitude = np.abs(X).max(axis=0).astype(np.float64)
+        column = int(np.argmax(magnitude))
+        largest = float(magnitude[column])
+        varying = X.max(axis=0) != X.min(axis=0)
+        varying_tiny = varying & (magnitude < _TINY_COLUMN)
+    # n x^2 must stay below the float64 maximum (StandardScaler's variance
+    # sums n squares; a kernel sums d of them).
+    limit = 0.5 * np.sqrt(np.finfo(np.float64).max / max(X.shape[0], X.shape[1], 1))
+    where = "" if column is None else f" (column {column})"
+    if largest > limit:
+        decade = int(np.floor(np.log10(largest)))
+        raise ValueError(
+            f"X has values up to {largest:.3g}{where}: their squares, which kernel "
+            "methods and the standardisation compute, overflow float64 and the "
+            f"column would be lost. Rescale X (divide it by 1e{decade}) before fitting."
+        )
+    if np.any(varying_tiny):
+        column = int(np.flatnonzero(varying_tiny)[0])
+        size = float(np.abs(X[:, column]).max())
+        decade = -int(np.floor(np.log10(size)))
+        raise ValueError(
+            f"Column {column} of X varies but its values are at most {size:.3g}: their "
+            "squares underflow float64 and the kernel would see a constant column. "
+            f"Rescale X (multiply it by 1e{decade}) before fitting."
+        )
+
+
 class KernelMemoryGuard(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Identity transformer that refuses fits which would run out of memory.
 
-    Placed in a pipeline just before a kernel method, it estimates from the
-    number of samples how many bytes the next step's fit will allocate (the
-    kernel matrix of kernel ridge, the random-feature matrix of a random
-    features model, with the copies the solvers really make) and raises
-    :class:`MemoryBudgetError` *before* any of it is allocated when that is more
-    than the available memory. :meth:`transform` does the same check for a
+    Placed first in a pipeline that ends in a kernel method, it estimates
+    from the number of samples how many bytes the kernel step's fit will
+    allocate (the kernel matrix of kernel ridge, the random-feature matrix of
+    a random features model, with the copies the solvers really make) and
+    raises :class:`MemoryBudgetError` *before* any of it is allocated (nor
+    any copy of the input by the steps in between) when that is more than
+    the available memory. :meth:`transform` does the same check for a
     prediction (kernel ridge needs an ``n_test x n_fit`` kernel) and then
     returns its input unchanged.
+
+    At ``fit`` it also refuses, with a ValueError that says how to rescale,
+    inputs on which every kernel method silently fails: values so large
+    that their squares (in squared distances, inner products or a
+    standardisation's variance) overflow float64, or varying columns so
+    small that those squares underflow to zero.
 
     The memory model, in bytes, for ``n`` rows, ``m = n_components`` and
     itemsize ``s`` (4 for float32 input, 8 otherwise), everything multiplied by
@@ -385,6 +435,7 @@ class KernelMemoryGuard(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     def _fit(self, X):
         X = validate_data(self, X, accept_sparse=_GUARD_SPARSE_FORMATS)
+        _check_squares_representable(X)
         required, budget = self._check(X.shape[0], _itemsize(X), predict=False)
         self.n_samples_fit_ = X.shape[0]
         self.required_bytes_ = required
@@ -509,7 +560,10 @@ class MedianHeuristicScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
         The median squared pairwise distance ``m``. When more than half the
         pairs coincide (``m = 0``), the median over the pairs at positive
         distance is used instead; when all rows of the subsample coincide it is
-        0.
+        0. It is computed on ``X`` divided by a power of two near ``max |X|``
+        and scaled back, so it is ``inf`` (or 0) only when ``m`` itself
+        is beyond the float range (rows 1e154, or 1e-162, apart); ``scale_``
+        is exact even then.
     scale_ : float
         ``sqrt(median_sq_distance_)``, the number X is divided by; 1.0 when
         ``median_sq_distance_`` is 0.
@@ -595,13 +649,22 @@ class MedianHeuristicScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
             X_sub = X
         if sp.issparse(X_sub):
             X_sub = X_sub.toarray()
-        sq_distances = pdist(np.asarray(X_sub, dtype=np.float64), "sqeuclidean")
+        X_sub = np.asarray(X_sub, dtype=np.float64)
+        if not np.all(np.isfinite(X_sub)):
+            raise ValueError("X contains NaN or infinity.")
+        # Distances of X / unit, with unit a power of two near max |X| (exact),
+        # so that squares of values near 1e200 or 1e-200 neither overflow nor
+        # underflow; the scale is unit * sqrt(median), always representable.
+        largest = float(np.max(np.abs(X_sub), initial=0.0))
+        unit = 2.0 ** math.floor(math.log2(largest)) if largest > 0.0 else 1.0
+        sq_distances = pdist(X_sub / unit, "sqeuclidean")
         median = float(np.median(sq_distances))
         if median <= 0.0:
             positive = sq_distances[sq_distances > 0]
             median = float(np.median(positive)) if positive.size else 0.0
-        self.median_sq_distance_ = median
-        self.scale_ = math.sqrt(median) if median > 0.0 else 1.0
+        with np.errstate(over="ignore", under="ignore"):
+            self.median_sq_distance_ = float(np.float64(median) * unit * unit)
+        self.scale_ = unit * math.sqrt(median) if median > 0.0 else 1.0
         return self
 
     def transform(self, X):
@@ -681,10 +744,10 @@ def make_kernel_ridge_baseline(
     The pipeline has four steps, named as :func:`~sklearn.pipeline.make_pipeline`
     would name them::
 
+        kernelmemoryguard      KernelMemoryGuard(method='kernel_ridge')
         standardscaler         StandardScaler()
         medianheuristicscaler  MedianHeuristicScaler() if gamma='median',
                                else 'passthrough'
-        kernelmemoryguard      KernelMemoryGuard(method='kernel_ridge')
         kernelridge            KernelRidge(kernel=kernel, ...)
 
     so that, e.g., ``GridSearchCV(pipe, {"kernelridge__alpha": [...]})`` works.
@@ -758,7 +821,7 @@ def make_kernel_ridge_baseline(
     >>> # A noiseless smooth target wants a small penalty, not the default.
     >>> model = make_kernel_ridge_baseline(alpha=1e-3)
     >>> print(*model.named_steps)
-    standardscaler medianheuristicscaler kernelmemoryguard kernelridge
+    kernelmemoryguard standardscaler medianheuristicscaler kernelridge
     >>> X_test = rng.standard_normal((200, 3))
     >>> y_test = np.sin(X_test[:, 0]) + X_test[:, 1] * X_test[:, 2]
     >>> r2 = model.fit(X, y).score(X_test, y_test)
@@ -773,14 +836,14 @@ def make_kernel_ridge_baseline(
         kernel_gamma = None if gamma is None else float(gamma)
     return Pipeline(
         [
-            ("standardscaler", StandardScaler()),
-            ("medianheuristicscaler", median_step),
             (
                 "kernelmemoryguard",
                 KernelMemoryGuard(
                     method="kernel_ridge", max_memory_bytes=max_memory_bytes
                 ),
             ),
+            ("standardscaler", StandardScaler()),
+            ("medianheuristicscaler", median_step),
             (
                 "kernelridge",
                 KernelRidge(
@@ -831,10 +894,10 @@ def make_random_features_baseline(
     The pipeline has five steps, named as :func:`~sklearn.pipeline.make_pipeline`
     would name them::
 
+        kernelmemoryguard      KernelMemoryGuard(method=method, ...)
         standardscaler         StandardScaler()
         medianheuristicscaler  MedianHeuristicScaler() if gamma='median',
                                else 'passthrough'
-        kernelmemoryguard      KernelMemoryGuard(method=method, ...)
         <feature map>          'rbfsampler':  RBFSampler        (method='rff')
                                'nystroem':    Nystroem(kernel='rbf')
                                'polynomialcountsketch':
@@ -915,7 +978,7 @@ def make_random_features_baseline(
     >>> model = make_random_features_baseline(
     ...     "nystroem", n_components=200, random_state=0)
     >>> print(*model.named_steps)
-    standardscaler medianheuristicscaler kernelmemoryguard nystroem ridge
+    kernelmemoryguard standardscaler medianheuristicscaler nystroem ridge
     >>> X_test = rng.standard_normal((200, 3))
     >>> y_test = np.sin(X_test[:, 0]) + X_test[:, 1] * X_test[:, 2]
     >>> r2 = model.fit(X, y).score(X_test, y_test)
@@ -949,8 +1012,6 @@ def make_random_features_baseline(
         )
     return Pipeline(
         [
-            ("standardscaler", StandardScaler()),
-            ("medianheuristicscaler", median_step),
             (
                 "kernelmemoryguard",
                 KernelMemoryGuard(
@@ -960,6 +1021,8 @@ def make_random_features_baseline(
                     max_memory_bytes=max_memory_bytes,
                 ),
             ),
+            ("standardscaler", StandardScaler()),
+            ("medianheuristicscaler", median_step),
             (_FEATURE_STEPS[method], feature_map),
             ("ridge", Ridge(alpha=alpha)),
         ]

@@ -12,7 +12,11 @@ in the output folder (rewritten atomically, so it is always complete). An
 interrupted run (Ctrl-C, SIGTERM, a crash) can be continued with
 ``--resume``: cells already present with the same configuration (a
 fingerprint of the dataset, seed, test-set size and estimator) are not run
-again. The partial file is removed once the final files are written.
+again. A resume never drops earlier cells: one whose options would not
+reproduce some of them (another seed, dataset or estimator setting, fewer
+estimators, sizes or repeats) is refused with exit status 2. More sizes or
+repeats extend the study. The partial file is removed once the final files
+are written.
 """
 
 import argparse
@@ -414,6 +418,15 @@ def _validate(parser, options):
                 options.previous_cells = _load_previous_cells(output)
             except ValueError as exc:
                 parser.error(str(exc))
+            foreign = _foreign_cells(options, dataset, options.previous_cells)
+            if foreign:
+                parser.error(
+                    f"--resume: {str(output)!r} holds {foreign}, which this run would "
+                    "not reproduce, so its results would be replaced without them. "
+                    "Resume with the options of the earlier run, choose another "
+                    "--output for a different study, or pass --overwrite (instead of "
+                    "--resume) to replace the earlier results"
+                )
         elif not options.overwrite:
             if (output / PARTIAL_FILE).exists():
                 parser.error(
@@ -513,6 +526,50 @@ def _load_previous_cells(output):
         column = cells[text].astype(object)
         cells[text] = column.where(column.notna(), "").astype(str)
     return cells
+
+
+def _run_fingerprints(options, dataset):
+    """Fingerprint of each estimator of this run (see :func:`_fingerprint`)."""
+    return {
+        name: _fingerprint(options, dataset, name, ESTIMATORS[name][0](options))
+        for name in options.estimators
+    }
+
+
+def _foreign_cells(options, dataset, previous):
+    """Describe the earlier cells that are not part of this run, or ''.
+
+    A resumed run writes only its own cells into results.csv: earlier cells
+    of another configuration (seed, dataset, estimator settings), of an
+    estimator, a size or a repeat that this run does not have, would be lost.
+    """
+    if previous is None or previous.empty:
+        return ""
+    fingerprints = _run_fingerprints(options, dataset)
+    names = previous["estimator"].astype(str)
+    other_config = names.isin(list(fingerprints)) & (previous["config"] != names.map(fingerprints))
+    other_estimator = ~names.isin(list(fingerprints))
+    other_cell = ~previous["n_samples"].isin(options.sizes) | (
+        previous["repeat"] >= options.repeats
+    )
+    parts = []
+    if other_config.any():
+        changed = sorted(set(names[other_config]))
+        parts.append(
+            f"{int(other_config.sum())} cell(s) of {', '.join(changed)} made with other "
+            "options (dataset, --seed, --test-size or the estimator's settings)"
+        )
+    if other_estimator.any():
+        parts.append(
+            f"{int(other_estimator.sum())} cell(s) of estimator(s) "
+            f"{', '.join(sorted(set(names[other_estimator])))} not in --estimators"
+        )
+    rest = other_cell & ~other_config & ~other_estimator
+    if rest.any():
+        parts.append(
+            f"{int(rest.sum())} cell(s) at sizes or repeats not in --sizes/--repeats"
+        )
+    return "; ".join(parts)
 
 
 def _fingerprint(options, dataset, name, estimator):
@@ -897,10 +954,7 @@ def _run(options, dataset):
     estimators = {
         name: ESTIMATORS[name][0](options) for name in options.estimators
     }
-    fingerprints = {
-        name: _fingerprint(options, dataset, name, estimator)
-        for name, estimator in estimators.items()
-    }
+    fingerprints = _run_fingerprints(options, dataset)
     previous = getattr(options, "previous_cells", None)
     _remove_stale_temporaries(output)
     partial_path = output / PARTIAL_FILE

@@ -72,6 +72,10 @@ def _check_theory_n_samples(n_samples):
     return n_samples
 
 
+def _callable_name(function):
+    return repr(getattr(function, "__name__", type(function).__name__))
+
+
 def _check_dtype(dtype):
     try:
         dtype = np.dtype(dtype)
@@ -303,8 +307,12 @@ class HierarchicalTargetDataset:
         matrices = self.latent_matrices.astype(X.dtype, copy=False)
         out = np.empty((X.shape[0], self.n_latent), dtype=X.dtype)
         batch = self._batch_rows()
-        for start in range(0, X.shape[0], batch):
-            out[start : start + batch] = quadratic_features(X[start : start + batch], matrices)
+        with np.errstate(over="ignore", invalid="ignore"):
+            for start in range(0, X.shape[0], batch):
+                out[start : start + batch] = quadratic_features(
+                    X[start : start + batch], matrices
+                )
+        self._check_finite_values(out, "latent features h_i(x)")
         return out
 
     def _link(self, s):
@@ -314,7 +322,19 @@ class HierarchicalTargetDataset:
             return np.tanh(s)
         if self.link == "quadratic":
             return s**2 + s - 1.0
-        out = np.asarray(self.link(s))
+        try:
+            out = np.asarray(self.link(s))
+        except Exception as error:  # a user's function: say whose error it is
+            raise ValueError(
+                f"The link callable {_callable_name(self.link)} raised "
+                f"{type(error).__name__}: {error}. It must map a float array of "
+                "hidden values to an array of the same shape."
+            ) from error
+        if not np.issubdtype(out.dtype, np.number) or np.iscomplexobj(out):
+            raise ValueError(
+                f"The link callable {_callable_name(self.link)} returned an array of "
+                f"dtype {out.dtype}; it must return real numbers."
+            )
         if out.shape != s.shape:
             raise ValueError(
                 f"The link callable returned shape {out.shape} for an input of shape "
@@ -329,10 +349,24 @@ class HierarchicalTargetDataset:
         batch = self._batch_rows()
         weights = self.weights.astype(X.dtype)
         matrices = self.latent_matrices.astype(X.dtype)
-        for start in range(0, X.shape[0], batch):
-            H = quadratic_features(X[start : start + batch], matrices)
-            out[start : start + batch] = (H**2 - 1.0) @ weights
+        with np.errstate(over="ignore", invalid="ignore"):
+            for start in range(0, X.shape[0], batch):
+                H = quadratic_features(X[start : start + batch], matrices)
+                out[start : start + batch] = (H**2 - 1.0) @ weights
+        self._check_finite_values(out, "hidden value s(x)")
         return out
+
+    def _check_finite_values(self, values, what):
+        """Refuse inputs whose quadratic forms overflow ``values.dtype``."""
+        finite = np.isfinite(values)
+        if not np.all(finite):
+            n_bad = int(np.sum(~finite.reshape(values.shape[0], -1).all(axis=1)))
+            raise ValueError(
+                f"The {what} overflow {values.dtype} for {n_bad} of {values.shape[0]} "
+                "input rows: the target is of degree 4 in x, so inputs far from the "
+                "unit scale of N(0, I) do not fit. Pass inputs of moderate size, or "
+                "float64 instead of float32."
+            )
 
     def target(self, X):
         """Noiseless target ``g(s(x))`` of each row of ``X``.
@@ -345,23 +379,34 @@ class HierarchicalTargetDataset:
         -------
         y : ndarray of shape (n_samples,)
         """
+        hidden = self.second_layer(X)
         with np.errstate(over="ignore", invalid="ignore"):
-            y = self._link(self.second_layer(X))
-        self._check_finite_target(y)
+            y = self._link(hidden)
+        self._check_finite_target(y, "link")
         return y
 
-    def _check_finite_target(self, y):
+    def _check_finite_target(self, y, stage):
         finite = np.isfinite(y)
-        if not np.all(finite):
-            link = self.link if isinstance(self.link, str) else getattr(
-                self.link, "__name__", "callable"
-            )
+        if np.all(finite):
+            return
+        count = f"{int(np.size(y) - np.sum(finite))} of {np.size(y)} inputs"
+        if stage == "noise":
             raise ValueError(
-                f"The target is NaN or infinite for {int(np.size(y) - np.sum(finite))} "
-                f"of {np.size(y)} inputs (link={link!r}, noise={self.noise:g}, dtype "
-                f"{y.dtype}): the values overflow. Use a link that stays finite, a "
-                "smaller noise, inputs of moderate size, or float64."
+                f"Adding the label noise (noise={self.noise:g}) overflows {y.dtype} for "
+                f"{count}. Use a smaller noise, or float64."
             )
+        if callable(self.link):
+            kinds = "NaN" if np.all(np.isnan(y[~finite])) else "NaN or infinity"
+            raise ValueError(
+                f"The link callable {_callable_name(self.link)} returned {kinds} for "
+                f"{count}, on finite hidden values s(x). Use a link that is finite on "
+                "the whole real line (the hidden value is unbounded)."
+            )
+        raise ValueError(
+            f"The target overflows {y.dtype} for {count} (link={self.link!r}): the "
+            "link of the hidden value is too large. Pass inputs of moderate size, or "
+            "float64."
+        )
 
     def _sample_bytes(self, n_samples, itemsize):
         """Peak bytes of ``sample(n_samples)``: X, y, the noise and the hidden
@@ -412,7 +457,7 @@ class HierarchicalTargetDataset:
         if self.noise > 0:
             with np.errstate(over="ignore", invalid="ignore"):
                 y += self.noise * rng.standard_normal(n_samples, dtype=dtype)
-            self._check_finite_target(y)
+            self._check_finite_target(y, "noise")
         return X, y
 
     def _chunk_seeds(self, n_samples, chunk_size, random_state):

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ._powerlaw import fit_power_law
+from ._validation import check_bool, check_results_table
 from ._recovery import (
     RECOVERY_THRESHOLD,
     _locate_quadratic_step,
@@ -298,6 +299,12 @@ class ScalingLawDisplay:
                     f"Estimator {name!r} has {n.size} sample sizes but "
                     f"{errors.size} errors."
                 )
+            bad = ~np.isfinite(n) | (n <= 0)
+            if np.any(bad):
+                raise ValueError(
+                    f"n_samples of estimator {name!r} must be positive and finite "
+                    f"(sample sizes); got {n[bad][0]:g}."
+                )
             n, errors, n_dropped = _positive_finite(n, errors)
             if n_dropped:
                 warnings.warn(
@@ -490,14 +497,20 @@ band_kwargs, theory_kwargs, legend
         >>> display.ax_.get_xscale(), display.ax_.get_yscale()
         ('log', 'log')
         """
-        if not isinstance(results, pd.DataFrame):
-            results = pd.DataFrame(results)
+        results = check_results_table(results)
+        fit = check_bool("fit", fit)
         missing = {"estimator", "n_samples", "test_nmse"} - set(results.columns)
         if missing:
             raise ValueError(
                 f"results lacks the column(s) {sorted(missing)}; expected the "
                 "DataFrame of scaling_study."
             )
+        for column in ("n_samples", "test_nmse"):
+            if not pd.api.types.is_numeric_dtype(results[column]):
+                raise ValueError(
+                    f"results[{column!r}] must hold numbers; got dtype "
+                    f"{results[column].dtype}."
+                )
         names = [str(name) for name in pd.unique(results["estimator"])]
         if "status" in results.columns:
             results = results[results["status"] == "ok"]
@@ -618,8 +631,21 @@ show_theory, alpha_axis, line_kwargs, band_kwargs, theory_kwargs, legend
         """
         if scoring not in _SCORINGS:
             raise ValueError(f"scoring must be one of {_SCORINGS}; got {scoring!r}.")
-        train_sizes = np.asarray(train_sizes, dtype=float)
-        scores = np.asarray(test_scores, dtype=float)
+        fit = check_bool("fit", fit)
+        try:
+            train_sizes = np.asarray(train_sizes, dtype=float)
+            scores = np.asarray(test_scores, dtype=float)
+        except (TypeError, ValueError):
+            raise TypeError(
+                "train_sizes and test_scores must be arrays of numbers, the first and "
+                "third outputs of sklearn.model_selection.learning_curve."
+            ) from None
+        bad = ~np.isfinite(train_sizes) | (train_sizes <= 0)
+        if np.any(bad):
+            raise ValueError(
+                "train_sizes must be positive, finite training-set sizes (absolute, "
+                f"as learning_curve returns them); got {train_sizes[bad][0]:g}."
+            )
         if scores.ndim == 1:
             scores = scores[:, np.newaxis]
         if train_sizes.ndim != 1 or scores.ndim != 2 or (
@@ -633,7 +659,12 @@ show_theory, alpha_axis, line_kwargs, band_kwargs, theory_kwargs, legend
         if scoring == "r2":
             nmse = 1.0 - scores
         else:
-            if y_variance is None or not np.isfinite(y_variance) or y_variance <= 0:
+            if (
+                isinstance(y_variance, bool)
+                or not isinstance(y_variance, numbers.Real)
+                or not np.isfinite(y_variance)
+                or y_variance <= 0
+            ):
                 raise ValueError(
                     f"scoring={scoring!r} needs the target variance to normalise "
                     f"the MSE; pass y_variance=np.var(y) (got {y_variance!r})."
@@ -996,6 +1027,16 @@ class RecoveryDisplay:
                     "cos2 must have shape (n_runs, n_directions) with n_runs = "
                     f"len(n_samples) = {n.size}; got {cos2.shape}."
                 )
+            # A squared cosine: NaN marks a missing value, anything else must
+            # lie in [0, 1] (a few ulps beyond are rounding).
+            outside = np.isfinite(cos2) & ((cos2 < -1e-9) | (cos2 > 1.0 + 1e-9))
+            if np.any(outside) or np.any(np.isinf(cos2)):
+                value = cos2[outside | np.isinf(cos2)][0]
+                raise ValueError(
+                    f"cos2 holds squared cosines, which lie in [0, 1]; got {value:g}. "
+                    "Pass recovery_cos2 values (or NaN for a missing run)."
+                )
+            cos2 = np.clip(cos2, 0.0, 1.0)
             if self.directions is None:
                 directions = np.arange(cos2.shape[1])
             else:
@@ -1199,8 +1240,7 @@ class RecoveryDisplay:
         >>> display.count_line_.get_ydata()
         array([0., 1., 2.])
         """
-        if not isinstance(results, pd.DataFrame):
-            results = pd.DataFrame(results)
+        results = check_results_table(results, "recovery_study")
         rows = results
         if "status" in rows.columns:
             rows = rows[rows["status"] == "ok"]

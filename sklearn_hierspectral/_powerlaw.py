@@ -405,11 +405,19 @@ def fit_power_law(
     x, y = np.log(n), np.log(e)
 
     if floor:
-        scale = float(np.min(e))
+        # Fitted on errors over their geometric mean, so that the floor's
+        # starting points (errors minus fractions of the smallest) stay in
+        # the normal float range for errors of 1e-320 or 1e300 alike;
+        # prefactor and floor are scaled back below.
+        log_unit = float(np.mean(y))
+        y = y - log_unit
+        scale = float(np.exp(np.min(y)))
         theta = _fit_floor(x, y, scale, _floor_starts(x, y, scale))
         if theta is None:  # pragma: no cover - least_squares is robust here
             raise RuntimeError("The floor fit did not converge from any start.")
-        estimate = np.array([theta[1], np.exp(theta[0]), theta[2] * scale])
+        estimate = np.array(
+            [theta[1], np.exp(theta[0] + log_unit), theta[2] * scale * np.exp(log_unit)]
+        )
     else:
         slope, intercept = _ols(x, y)
         estimate = np.array([slope, np.exp(intercept)])
@@ -436,7 +444,11 @@ def fit_power_law(
                     continue
                 theta_b = _fit_floor(xb, yb, scale, [theta])
                 if theta_b is not None:
-                    replicates[b] = theta_b[1], np.exp(theta_b[0]), theta_b[2] * scale
+                    replicates[b] = (
+                        theta_b[1],
+                        np.exp(theta_b[0] + log_unit),
+                        theta_b[2] * scale * np.exp(log_unit),
+                    )
         else:
             replicates = np.empty((n_bootstrap, 2))
             chunk = max(1, _CHUNK_ELEMENTS // n_points)

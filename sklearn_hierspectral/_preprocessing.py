@@ -157,7 +157,9 @@ def _moments(X, batch_size):
     def init_sum():
         return [0.0 if vector else np.zeros(shape), _Range(shape)]
 
-    total, value_range = run_pass([X], add_sum, init_sum, batch_size)
+    # Adding the lanes' sums may overflow too (handled as above).
+    with np.errstate(over="ignore", invalid="ignore"):
+        total, value_range = run_pass([X], add_sum, init_sum, batch_size)
     unit = _power_of_two_scale(value_range.low, value_range.high)
     inverse = 1.0 / unit
     with np.errstate(over="ignore", invalid="ignore"):

@@ -295,7 +295,14 @@ class CalibrationAccumulator:
                 continue
             gram = stats.grams[index]
             ridge = 1e-10 * max(np.trace(gram), 1e-300) * np.eye(gram.shape[0])
-            readout.calibration = _solve_symmetric(gram + ridge, stats.rhs[index])
+            calibration = _solve_symmetric(gram + ridge, stats.rhs[index])
+            if not np.all(np.isfinite(calibration)):
+                raise ValueError(
+                    f"The link calibration of degree {self.degrees[index]} has no finite "
+                    "solution: the readout's outputs are too heavy-tailed for their "
+                    "powers. Use a smaller link_degree (1 disables the calibration)."
+                )
+            readout.calibration = calibration
         return self.readouts
 
 

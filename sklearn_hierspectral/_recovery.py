@@ -165,9 +165,17 @@ def _check_matrices(name, matrices):
     return matrices
 
 
+def _scaled_to_unit_max(array, axes):
+    """``array`` divided by its largest magnitude over ``axes`` (all-zero
+    slices stay zero). Every measure here depends on directions only, and
+    squares or products of entries of 1e200 overflow (of 1e-200, underflow)."""
+    largest = np.max(np.abs(array), axis=axes, keepdims=True, initial=0.0)
+    return np.divide(array, largest, out=np.zeros_like(array), where=largest > 0)
+
+
 def _check_pair(learned_matrices, true_matrices):
-    learned = _check_matrices("learned_matrices", learned_matrices)
-    true = _check_matrices("true_matrices", true_matrices)
+    learned = _scaled_to_unit_max(_check_matrices("learned_matrices", learned_matrices), (1, 2))
+    true = _scaled_to_unit_max(_check_matrices("true_matrices", true_matrices), (1, 2))
     if learned.shape[1:] != true.shape[1:]:
         raise ValueError(
             "learned_matrices and true_matrices must be matrices of the same size; "
@@ -392,6 +400,13 @@ def _check_features(learned_features, true_features):
         )
     if learned.shape[0] < 2:
         raise ValueError("The feature overlap needs at least 2 samples.")
+    # Centred below; a column's offset must not swamp its spread, so each is
+    # centred before the scaling (the mean of finite values can only
+    # overflow beyond 1e308, which the scaling of the raw column avoids).
+    learned = _scaled_to_unit_max(learned, 0)
+    true = _scaled_to_unit_max(true, 0)
+    learned = _scaled_to_unit_max(learned - learned.mean(axis=0), 0)
+    true = _scaled_to_unit_max(true - true.mean(axis=0), 0)
     return learned, true
 
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 from sklearn.base import RegressorMixin, TransformerMixin, _fit_context
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ._hermite import low_degree_part, n_hermite_features, quadratic_features
 from ._passes import batch_slices, blas_threads_for, is_dask_collection, single_blas_thread
@@ -10,6 +10,7 @@ from ._layer2 import solve_joint, solve_residual_readout
 from ._readout import refit_low_degree
 from ._spectral import fit_readouts
 from ._transformer import _BaseHierarchicalSpectral
+from ._validation import validate_data
 
 
 class HierarchicalSpectralRegressor(RegressorMixin, TransformerMixin, _BaseHierarchicalSpectral):

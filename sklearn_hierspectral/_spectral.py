@@ -184,6 +184,28 @@ def resolve_deflation(deflate, n_features, n_folds):
     return deflate
 
 
+def check_least_squares_deflation_memory(n_features, n_folds):
+    """Refuse deflate='least-squares' before allocating its Gram matrices.
+
+    The same count as :func:`resolve_deflation`: the Gram matrix of
+    ``[1, x, Z]`` per fold of the joint readout, plus two for its
+    eigendecomposition.
+    """
+    n_coef = 1 + n_features + n_hermite_features(n_features)
+    needed = 8.0 * n_coef**2 * (n_folds + 2)
+    available = available_memory_bytes()
+    if available is not None and needed > 0.8 * available:
+        raise MemoryBudgetError(
+            f"deflate='least-squares' needs {format_bytes(needed)} for Gram matrices "
+            f"of the {n_coef} low-degree features [1, x, Z] of d = {n_features} inputs, "
+            f"but only {format_bytes(available)} is available. Use deflate='moment' "
+            "(no Gram matrix) or deflate=True, which picks it when the least-squares "
+            "deflation does not fit.",
+            required_bytes=int(min(needed, 2**63 - 1)),
+            available_bytes=available,
+        )
+
+
 def resolve_solver(solver, n_features, n_folds):
     """'dense' or 'matrix-free': 'auto' picks dense when its matrices fit the budget."""
     if solver != "auto":
@@ -845,6 +867,8 @@ def fit_layer1(
     else:
         check_matrix_free_memory(d, n_groups, max(max_components, 1) + 5)
     deflation = resolve_deflation(deflate, d, cv)
+    if deflation == "least-squares":
+        check_least_squares_deflation_memory(d, cv)
     wide_design = deflation == "least-squares" or solver == "dense"
     product_itemsize = 4 if precision == "mixed" else 8
     batch_size = resolve_batch_size(

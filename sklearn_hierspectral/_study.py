@@ -34,6 +34,7 @@ from threadpoolctl import threadpool_limits
 
 from ._dataset import _seed_sequence
 from ._recovery import RECOVERY_THRESHOLD, n_recovered, recovery_cos2
+from ._validation import check_results_table
 
 __all__ = ["recovery_study", "scaling_study", "summarize_study"]
 
@@ -300,9 +301,7 @@ def _run_cell(
         start = time.perf_counter()
         y_pred = np.asarray(model.predict(X_test), dtype=float).reshape(-1)
         row["predict_seconds"] = time.perf_counter() - start
-        variance = float(np.var(y_test))
-        mse = float(np.mean((y_pred - y_test) ** 2))
-        row["test_nmse"] = mse / variance if variance > 0 else math.nan
+        row["test_nmse"] = _test_nmse(y_pred, y_test)
         row["n_components"] = _fitted_n_components(model)
         row["n_recovered"] = _fitted_n_recovered(model, dataset, recovery_threshold)
     except MemoryError as exc:  # includes the baselines' MemoryBudgetError
@@ -322,6 +321,32 @@ def _run_cell(
             n_recovered=math.nan,
         )
     return row
+
+
+def _test_nmse(y_pred, y_test):
+    """NMSE of the predictions; a ValueError (an 'error' row, with the reason)
+    instead of a NaN that would pass for a result."""
+    if y_pred.shape != y_test.shape:
+        raise ValueError(
+            f"predict returned {y_pred.size} values for {y_test.size} test samples."
+        )
+    finite = np.isfinite(y_pred)
+    if not np.all(finite):
+        raise ValueError(
+            f"predict returned {int(np.sum(~finite))} non-finite value(s) "
+            f"(NaN or infinity) of {y_pred.size}."
+        )
+    variance = float(np.var(y_test))
+    if not variance > 0:
+        raise ValueError("The test targets are constant: the NMSE is undefined.")
+    with np.errstate(over="ignore"):
+        nmse = float(np.mean((y_pred - y_test) ** 2)) / variance
+    if not np.isfinite(nmse):
+        raise ValueError(
+            "The test NMSE overflows: the predictions are beyond 1e154 times the "
+            "targets' spread."
+        )
+    return nmse
 
 
 def _skipped_row(name, n_samples, repeat, reason):
@@ -678,6 +703,13 @@ def scaling_study(
             f"recovery_threshold must be in [0, 1); got {recovery_threshold!r}."
         )
     names = list(estimators)
+    if on_cell is not None and not callable(on_cell):
+        raise TypeError(
+            f"on_cell must be a callable taking one row (a dict) or None; got "
+            f"{type(on_cell).__name__}."
+        )
+    # Checked before any fit, so that a bad table does not end a long run.
+    completed = None if completed is None else _completed_rows(completed)
 
     root = _seed_sequence(random_state)
 
@@ -809,7 +841,7 @@ def _resume_cells(completed, to_run, rows, max_fit_seconds):
     if completed is None:
         return resumed, slow
     wanted = set(to_run)
-    for row in _completed_rows(completed):
+    for row in completed:  # already cleaned by _completed_rows
         key = row["estimator"], row["n_samples"], row["repeat"]
         if key not in wanted:
             continue
@@ -826,16 +858,30 @@ def _resume_cells(completed, to_run, rows, max_fit_seconds):
     return resumed, slow
 
 
+_CELL_STATUSES = ("ok", "skipped", "error")
+
+
 def _completed_rows(completed):
     """Rows of ``completed`` (a DataFrame or dicts) as clean study-row dicts."""
-    records = (
-        completed.to_dict("records")
-        if isinstance(completed, pd.DataFrame)
-        else [dict(row) for row in completed]
-    )
+    if isinstance(completed, pd.DataFrame):
+        records = completed.to_dict("records")
+    elif isinstance(completed, (str, bytes, Mapping)) or not hasattr(completed, "__iter__"):
+        raise TypeError(
+            "completed must be the DataFrame of an earlier scaling_study (or its rows "
+            f"as an iterable of dicts); got {type(completed).__name__}. To resume from "
+            "a CSV file, pass pandas.read_csv(path)."
+        )
+    else:
+        records = list(completed)
+        for record in records:
+            if not isinstance(record, Mapping):
+                raise TypeError(
+                    "completed must hold rows as dicts (column -> value); got a "
+                    f"{type(record).__name__}."
+                )
     columns = STUDY_COLUMNS[:-1]  # everything but alpha, which is recomputed
     clean = []
-    for record in records:
+    for index, record in enumerate(records):
         missing = [column for column in columns if column not in record]
         if missing:
             raise ValueError(
@@ -844,14 +890,30 @@ def _completed_rows(completed):
             )
         row = {column: record[column] for column in columns}
         row["estimator"] = str(row["estimator"])
-        row["n_samples"] = int(row["n_samples"])
-        row["repeat"] = int(row["repeat"])
-        for column in (
-            "test_nmse", "fit_seconds", "predict_seconds", "n_components", "n_recovered"
-        ):
-            value = row[column]
-            row[column] = math.nan if value is None or value == "" else float(value)
+        try:
+            for column in ("n_samples", "repeat"):
+                value = float(row[column])
+                if not value.is_integer():
+                    raise ValueError
+                row[column] = int(value)
+            for column in (
+                "test_nmse", "fit_seconds", "predict_seconds", "n_components",
+                "n_recovered",
+            ):
+                value = row[column]
+                row[column] = math.nan if value is None or value == "" else float(value)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"completed row {index} has a {column} of {row[column]!r}; the completed "
+                "table must be one written by scaling_study (numbers in its numeric "
+                "columns)."
+            ) from None
         row["status"] = str(row["status"])
+        if row["status"] not in _CELL_STATUSES:
+            raise ValueError(
+                f"completed row {index} has status {row['status']!r}; a cell's status "
+                f"is one of {_CELL_STATUSES}."
+            )
         reason = row["reason"]
         row["reason"] = "" if reason is None or (
             isinstance(reason, float) and math.isnan(reason)
@@ -1044,14 +1106,27 @@ def summarize_study(
             f"numpy.random.RandomState instance; got {random_state!r}."
         ) from None
 
-    if not isinstance(results, pd.DataFrame):
-        results = pd.DataFrame(results)
+    if dataset is not None and not (
+        hasattr(dataset, "predicted_exponent") and hasattr(dataset, "predicted_n_recovered")
+    ):
+        raise TypeError(
+            "dataset must be the HierarchicalTargetDataset of the study, or None "
+            f"(then the theory is read from results.attrs); got {type(dataset).__name__}."
+        )
+    results = check_results_table(results)
     missing = {"estimator", "n_samples", "test_nmse"} - set(results.columns)
     if missing:
         raise ValueError(
             f"results lacks the column(s) {sorted(missing)}; expected the "
             "DataFrame of scaling_study."
         )
+    for column in ("n_samples", "test_nmse"):
+        if not pd.api.types.is_numeric_dtype(results[column]) or pd.api.types.is_bool_dtype(
+            results[column]
+        ):
+            raise ValueError(
+                f"results[{column!r}] must hold numbers; got dtype {results[column].dtype}."
+            )
     status = (
         results["status"].astype(str)
         if "status" in results.columns
@@ -1079,7 +1154,13 @@ def summarize_study(
     for name in names:
         mine = results["estimator"].astype(str) == name
         ok = results[mine & (status == "ok")]
-        ok = ok[np.isfinite(ok["test_nmse"].to_numpy(float)) & (ok["test_nmse"] > 0)]
+        ok = ok[np.isfinite(ok["test_nmse"].to_numpy(float))]
+        negative = ok["test_nmse"].to_numpy(float) < 0
+        if np.any(negative):
+            raise ValueError(
+                f"results has {int(negative.sum())} row(s) of {name!r} with a negative "
+                "test_nmse; an NMSE is a ratio of squares, >= 0."
+            )
         record = {
             "estimator": name,
             "exponent": math.nan,
@@ -1107,14 +1188,27 @@ def summarize_study(
                     record["predicted_n_recovered_at_n_max"] = predicted_recovered(
                         n_max
                     )
-            sizes = ok["n_samples"].to_numpy(float)
+            # An exact fit (NMSE 0) counts for n_max but has no logarithm:
+            # the power law is fitted on the positive errors.
+            positive = ok[ok["test_nmse"] > 0]
+            sizes = positive["n_samples"].to_numpy(float)
             # Fewer than two sizes in n_range: no exponent (NaN). Tested here
             # rather than by catching fit_power_law's ValueError, which would
             # hide every other error.
-            if np.unique(sizes[(sizes >= low) & (sizes <= high)]).size >= 2:
+            n_sizes = np.unique(sizes[(sizes >= low) & (sizes <= high)]).size
+            if n_sizes < 2:
+                where = "" if n_range is None else f" in n_range={n_range!r}"
+                warnings.warn(
+                    f"No scaling exponent for {name!r}: it has {n_sizes} sample "
+                    f"size(s) with a positive test NMSE{where}, and a power law needs "
+                    "two. Its exponent is NaN.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+            else:
                 fit = fit_power_law(
                     sizes,
-                    ok["test_nmse"].to_numpy(float),
+                    positive["test_nmse"].to_numpy(float),
                     n_range=n_range,
                     n_bootstrap=n_bootstrap,
                     random_state=random_state,

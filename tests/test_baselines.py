@@ -125,9 +125,9 @@ def test_kernel_ridge_pipeline_structure():
     pipe = make_kernel_ridge_baseline()
     assert isinstance(pipe, Pipeline)
     assert list(pipe.named_steps) == [
+        "kernelmemoryguard",
         "standardscaler",
         "medianheuristicscaler",
-        "kernelmemoryguard",
         "kernelridge",
     ]
     krr = pipe.named_steps["kernelridge"]
@@ -160,9 +160,9 @@ def test_random_features_pipeline_structure(method):
     )
     name, cls = FEATURE_STEP[method]
     assert list(pipe.named_steps) == [
+        "kernelmemoryguard",
         "standardscaler",
         "medianheuristicscaler",
-        "kernelmemoryguard",
         name,
         "ridge",
     ]

@@ -7,6 +7,7 @@ An interrupted study leaves no half-written file: the finished cells are in
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -161,26 +162,44 @@ def test_resume_twice_after_two_interruptions(tmp_path, capsys, monkeypatch, uni
     pd.testing.assert_frame_equal(resumed[COMPARED], uninterrupted[COMPARED])
 
 
-def test_resume_reruns_cells_whose_configuration_changed(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (("--rf-components", "60"), r"cell\(s\) of rff made with other options"),
+        (("--seed", "3"), r"cell\(s\) of rff, spectral made with other options"),
+        (("--estimators", "spectral"), r"cell\(s\) of estimator\(s\) rff not in --estimators"),
+        (("--sizes", "200,400"), r"cell\(s\) at sizes or repeats not in --sizes"),
+    ],
+)
+def test_resume_refuses_options_that_would_drop_cells(
+    tmp_path, capsys, monkeypatch, change, message
+):
+    # A resumed run writes its own cells only: earlier cells it would not
+    # reproduce would vanish from results.csv. Refused, files untouched.
     output = tmp_path / "study"
     interrupt_after(monkeypatch, capsys, output, n_done=6)
-    done = read(output / PARTIAL_FILE)
+    before = {path.name: path.read_bytes() for path in output.iterdir()}
     counter = CellCounter(monkeypatch)
-    # Another number of random features: the rff cells must run again, the
-    # spectral ones not.
-    status, out, err = run(
-        capsys, *STUDY, "--rf-components", "60", "--output", str(output), "--resume"
-    )
-    assert status == 0, err
-    spectral_done = int((done["estimator"] == "spectral").sum())
-    assert len(counter.calls) == N_CELLS - spectral_done
-    assert not [call for call in counter.calls if call[0] == "spectral"
-                and (call[1], call[2]) in set(zip(done.loc[done.estimator == "spectral",
-                                                             "n_samples"],
-                                                    done.loc[done.estimator == "spectral",
-                                                             "repeat"]))]
-    summary = json.loads((output / "summary.json").read_text())
-    assert summary["resume"]["resumed_cells"] == spectral_done
+    argv = list(STUDY)
+    if change[0] in argv:
+        argv[argv.index(change[0]) + 1] = change[1]
+    else:
+        argv += list(change)
+    status, _, err = run(capsys, *argv, "--output", str(output), "--resume")
+    assert status == 2
+    assert re.search(message, err), err
+    assert "--overwrite" in err and "Traceback" not in err
+    assert counter.calls == []
+    assert {path.name: path.read_bytes() for path in output.iterdir()} == before
+
+
+def test_resume_of_a_finished_study_with_another_seed_is_refused(tmp_path, capsys):
+    output = tmp_path / "study"
+    assert run(capsys, *STUDY, "--output", str(output))[0] == 0
+    before = (output / "results.csv").read_bytes()
+    status, _, err = run(capsys, *STUDY, "--seed", "9", "--output", str(output), "--resume")
+    assert status == 2 and "made with other options" in err
+    assert (output / "results.csv").read_bytes() == before
 
 
 def test_resume_reruns_error_cells(tmp_path, capsys, monkeypatch):

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import Ridge
 from sklearn.utils.validation import check_is_fitted
@@ -33,6 +33,7 @@ from sklearn_hierspectral import (
     HierarchicalSpectralRegressor,
     HierarchicalSpectralTransformer,
     HierarchicalTargetDataset,
+    MedianHeuristicScaler,
     MemoryBudgetError,
     RecoveryDisplay,
     ScalingLawDisplay,
@@ -249,8 +250,23 @@ def test_complex_object_and_string_data(Estimator, data):
         Estimator().fit(X, y + 1j)
     with pytest.raises((ValueError, TypeError), match=r"convert|string|dtype"):
         Estimator().fit(np.full(X.shape, "a"), y)
-    with pytest.raises((ValueError, TypeError)):
-        Estimator().fit(X, np.array(["a"] * len(y)))
+    numeric = r"y must be numeric; got an array of dtype"
+    for y_bad in (
+        np.array(["a"] * len(y)),
+        np.array(["1.5"] * len(y)),
+        np.array([b"a"] * len(y)),
+        np.full(len(y), np.datetime64("2020-01-01")),
+        np.full(len(y), np.timedelta64(3, "s")),
+        pd.Series(["a"] * len(y), dtype="string[python]").to_numpy(dtype=str),
+    ):
+        with pytest.raises(ValueError, match=numeric):
+            Estimator(n_components=1).fit(X, y_bad)
+    with pytest.raises(ValueError, match=numeric):
+        Estimator(n_components=1).fit(X, list(np.array(["a"] * len(y))))
+    y_missing = y.astype(object)
+    y_missing[3] = None
+    with pytest.raises(ValueError, match=r"Input y contains NaN"):
+        Estimator(n_components=1).fit(X, y_missing)
     # Numbers stored as objects are numbers.
     out = fit_output(Estimator, X.astype(object), y.astype(object), n_components=1)
     assert_finite_output(Estimator, out, len(X))
@@ -313,6 +329,15 @@ def test_shapes_and_lengths(Estimator, data):
         ({"finite_size_correction": "no"}, "finite_size_correction"),
         ({"readout": None}, "readout"),
         ({"link_degree": 1.5}, "link_degree"),
+        # Beyond degree 10 the calibration's powers overflow (NaN at 400).
+        ({"link_degree": 11}, r"link_degree.*range \[1, 10\]"),
+        ({"link_degree": 10**9}, r"link_degree.*range \[1, 10\]"),
+        # bool is an Integral, but True is never meant as 1 component.
+        ({"n_components": True}, r"n_components.*Got True"),
+        ({"n_components": np.True_}, r"n_components.*Got (np\.)?True"),
+        ({"max_components": True}, r"max_components.*Got True"),
+        ({"link_degree": True}, r"link_degree.*Got True"),
+        ({"batch_size": False}, r"batch_size.*Got False"),
         ({"solver": None}, "solver"),
         ({"batch_size": -5}, "batch_size"),
         ({"batch_size": 2.5}, "batch_size"),
@@ -324,6 +349,19 @@ def test_invalid_parameter_values_name_the_parameter(Estimator, params, match, d
     X, y = data
     with pytest.raises(ValueError, match=match):
         Estimator(**params).fit(X, y)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_least_squares_deflation_too_large_fails_fast(Estimator):
+    # d = 800: the Gram matrix of [1, x, Z] alone is 321,201^2 doubles.
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((20, 800)), rng.standard_normal(20)
+    start = time.perf_counter()
+    with pytest.raises(MemoryBudgetError, match=r"deflate='least-squares' needs .*deflate='moment'"):
+        Estimator(
+            n_components=2, deflate="least-squares", solver="matrix-free", random_state=0
+        ).fit(X, y)
+    assert time.perf_counter() - start < 5.0
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
@@ -466,8 +504,13 @@ def test_huge_X_gives_a_model_or_a_clear_error(n_components, problem, reference_
     # The moments are computed on each column over a power of two near its
     # largest value, so X * 1e300 gives the model of X.
     X, y, X_test, _ = problem
-    model = R(n_components=n_components, random_state=0).fit(X * 1e300, y)
-    pred = model.predict(X_test * 1e300)
+    with warnings.catch_warnings():
+        # No overflow warning: the sums that overflow are redone on scaled
+        # values (and scikit-learn's finiteness check sums X first).
+        warnings.simplefilter("error", RuntimeWarning)
+        model = R(n_components=n_components, random_state=0).fit(X * 1e300, y)
+        pred = model.predict(X_test * 1e300)
+        R(n_components=n_components, random_state=0).fit(X * 1e307, y).predict(X * 1e307)
     reference = reference_fits[n_components]
     np.testing.assert_allclose(pred, reference, atol=1e-8 * np.std(reference))
     # Deviations from the mean beyond the float range: a ValueError saying to
@@ -598,10 +641,45 @@ def test_dataset_invalid_parameters(kwargs, exc, match):
 
 def test_dataset_non_finite_targets_are_refused():
     overflowing = HierarchicalTargetDataset(4, link=lambda s: np.exp(1000 * s), random_state=0)
-    with pytest.raises(ValueError, match=r"NaN or infinite for \d+ of 100"):
+    with pytest.raises(ValueError, match=r"returned NaN or infinity for \d+ of 100"):
         overflowing.sample(100, random_state=1)
     with pytest.raises(ValueError, match=r"noise"):
         HierarchicalTargetDataset(4, noise=1e308, random_state=0).sample(200, random_state=1)
+
+
+def test_dataset_link_callable_nan_is_named_as_nan():
+    dataset = HierarchicalTargetDataset(
+        4, link=lambda s: np.where(s > 0, s, np.nan), random_state=0
+    )
+    with pytest.raises(ValueError, match=r"link callable '<lambda>' returned NaN for"):
+        dataset.sample(200, random_state=1)
+
+
+@pytest.mark.parametrize(
+    "link, error",
+    [
+        (lambda s: 1 / 0, r"raised ZeroDivisionError: division by zero"),
+        (lambda s: np.full(s.shape, "a"), r"dtype <U1; it must return real numbers"),
+        (lambda s: s[:1], r"returned shape \(1,\)"),
+    ],
+)
+def test_dataset_link_callable_errors_are_wrapped(link, error):
+    # The constructor probes the link on 3 values; these links pass that
+    # probe and fail on a real sample.
+    dataset = HierarchicalTargetDataset(
+        4, link=lambda s: s if s.size <= 3 else link(s), random_state=0
+    )
+    with pytest.raises(ValueError, match=error):
+        dataset.sample(20, random_state=1)
+
+
+@pytest.mark.parametrize("method", ["target", "latent_features", "second_layer"])
+def test_dataset_overflowing_inputs_are_refused(dataset, method):
+    X = np.full((4, 6), 1e200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=r"overflow float64 for 4 of 4 input rows"):
+            getattr(dataset, method)(X)
 
 
 @pytest.mark.parametrize("method", ["target", "latent_features", "second_layer"])
@@ -710,6 +788,37 @@ def test_baselines_degenerate_and_scaled_inputs(name, case, data):
     assert pred.shape == (len(X),) and np.all(np.isfinite(pred))
 
 
+@pytest.mark.parametrize("name", sorted(BASELINES))
+@pytest.mark.parametrize(
+    "scale, match",
+    [
+        (1e155, r"values up to .*e\+155 \(column \d\).*divide it by 1e155"),
+        (1e300, r"values up to .*e\+300 \(column \d\).*divide it by 1e300"),
+        (1e-200, r"Column \d of X varies .*multiply it by 1e200"),
+    ],
+)
+def test_baselines_refuse_inputs_whose_squares_do_not_fit(name, scale, match, data):
+    # StandardScaler's variance of X * 1e155 overflows: it zeroed the columns
+    # (silently constant predictions) or made NaN ("Input X contains NaN",
+    # about an X without any NaN).
+    X, y = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(ValueError, match=match):
+            BASELINES[name]().fit(X * scale, y)
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-150, 1e150, 1e300])
+def test_median_heuristic_scale_at_extreme_scales(scale, data):
+    X, _ = data
+    reference = MedianHeuristicScaler().fit(X).scale_
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        scaler = MedianHeuristicScaler().fit(X * scale)
+    assert scaler.scale_ == pytest.approx(reference * scale, rel=1e-12)
+    np.testing.assert_allclose(scaler.transform(X * scale), X / reference, rtol=1e-12)
+
+
 @pytest.mark.parametrize(
     "factory, kwargs",
     [
@@ -771,11 +880,28 @@ def test_fit_power_law_bad_input(curve, transform, kwargs, exc, match):
 
 
 @pytest.mark.parametrize("scale", [1e-300, 1e300])
-def test_fit_power_law_extreme_scales(curve, scale):
+@pytest.mark.parametrize("floor", [False, True])
+def test_fit_power_law_extreme_scales(curve, scale, floor):
     n, errors = curve
-    reference = fit_power_law(n, errors, random_state=0)
-    fit = fit_power_law(n, errors * scale, random_state=0)
-    assert fit.exponent == pytest.approx(reference.exponent, rel=1e-9)
+    reference = fit_power_law(n, errors, floor=floor, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        fit = fit_power_law(n, errors * scale, floor=floor, random_state=0)
+    assert fit.exponent == pytest.approx(reference.exponent, rel=1e-6)
+    assert fit.prefactor == pytest.approx(reference.prefactor * scale, rel=1e-6)
+    assert all(np.isfinite(fit.exponent_ci))
+
+
+@pytest.mark.parametrize("floor", [False, True])
+def test_fit_power_law_subnormal_errors_stay_finite(curve, floor):
+    # Errors of 1e-320 keep three significant digits: no overflow, no
+    # log(0), a finite exponent near the true one.
+    n, errors = curve
+    reference = fit_power_law(n, errors, floor=floor, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        fit = fit_power_law(n, errors * 1e-320, floor=floor, random_state=0)
+    assert fit.exponent == pytest.approx(reference.exponent, abs=0.05)
     assert all(np.isfinite(fit.exponent_ci))
 
 
@@ -846,6 +972,37 @@ def test_recovery_metrics_bad_input(dataset):
     assert canonical_correlations(np.ones((9, 2)), np.random.default_rng(0).random((9, 2))).size == 0
 
 
+@pytest.mark.parametrize("scale", [1e-300, 1e-150, 1e150, 1e300])
+def test_recovery_metrics_do_not_depend_on_scale(scale):
+    # Every measure depends on directions only; squares of 1e200 overflow
+    # and of 1e-200 underflow unless each set is normalised first.
+    rng = np.random.default_rng(0)
+    true = rng.standard_normal((3, 5, 5))
+    true = true + true.transpose(0, 2, 1)
+    learned = true[:2] + 0.2 * rng.standard_normal((2, 5, 5))
+    learned = learned + learned.transpose(0, 2, 1)
+    H = rng.standard_normal((500, 3))
+    G = H[:, :2] + 0.3 * rng.standard_normal((500, 2)) + 7.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for function in (direction_cos2, principal_cosines):
+            reference = function(learned, true)
+            np.testing.assert_allclose(function(learned * scale, true), reference, rtol=1e-9)
+            np.testing.assert_allclose(function(learned, true / scale), reference, rtol=1e-9)
+        reference = match_directions(learned, true)
+        scaled = match_directions(learned * scale, true * scale)
+        np.testing.assert_array_equal(scaled.learned_index, reference.learned_index)
+        np.testing.assert_allclose(scaled.cos2, reference.cos2, rtol=1e-9)
+        for method in ("cca", "correlation"):
+            reference = feature_overlap(G, H, method=method)
+            assert 0.3 < reference < 1.0
+            assert feature_overlap(G * scale, H, method=method) == pytest.approx(reference, rel=1e-9)
+            assert feature_overlap(G, H / scale, method=method) == pytest.approx(reference, rel=1e-9)
+        np.testing.assert_allclose(
+            canonical_correlations(G * scale, H), canonical_correlations(G, H), rtol=1e-9
+        )
+
+
 # ======================================================= displays
 @pytest.fixture(scope="module")
 def study(dataset):
@@ -885,6 +1042,38 @@ def test_displays_bad_input(study, dataset, fitted):
             SpectrumDisplay.from_estimator(fitted, "dataset")
         with pytest.raises(ValueError, match=r"no layer-1 spectrum"):
             SpectrumDisplay.from_estimator(Ridge(), dataset)
+        # Wrong types and impossible values: named, before anything is drawn.
+        with pytest.raises(TypeError, match=r"got str; to read a CSV file"):
+            ScalingLawDisplay.from_study("study.csv")
+        with pytest.raises(TypeError, match=r"returned by recovery_study .* got int"):
+            RecoveryDisplay.from_study(3)
+        with pytest.raises(TypeError, match=r"fit must be True or False; got 'no'"):
+            ScalingLawDisplay.from_study(study, fit="no")
+        with pytest.raises(ValueError, match=r"results\['n_samples'\] must hold numbers"):
+            ScalingLawDisplay.from_study(study.assign(n_samples="many"))
+        with pytest.raises(ValueError, match=r"n_samples of estimator 'a' must be positive"):
+            ScalingLawDisplay(n_samples={"a": [0, 10]}, errors={"a": [0.5, 0.4]}).plot()
+        sizes, scores = np.array([50, 100, 200]), np.full((3, 2), 0.5)
+        with pytest.raises(ValueError, match=r"train_sizes must be positive, finite"):
+            ScalingLawDisplay.from_learning_curve([0, 100, 200], scores)
+        with pytest.raises(ValueError, match=r"train_sizes must be positive, finite"):
+            ScalingLawDisplay.from_learning_curve([np.nan, 100, 200], scores)
+        with pytest.raises(TypeError, match=r"arrays of numbers"):
+            ScalingLawDisplay.from_learning_curve(sizes, np.full((3, 2), "a"))
+        for variance in ("1", np.ones(3), True, 0.0, np.inf):
+            with pytest.raises(ValueError, match=r"pass y_variance=np.var\(y\)"):
+                ScalingLawDisplay.from_learning_curve(
+                    sizes, -scores, scoring="neg_mean_squared_error", y_variance=variance
+                )
+        with pytest.raises(TypeError, match=r"fit must be True or False"):
+            ScalingLawDisplay.from_learning_curve(sizes, scores, fit=None)
+        for cos2 in (1.5, -0.2, np.inf):
+            with pytest.raises(ValueError, match=r"squared cosines, which lie in \[0, 1\]"):
+                RecoveryDisplay(n_samples=sizes, cos2=np.full((3, 2), cos2)).plot()
+        # NaN marks a missing run; rounding just beyond [0, 1] is clipped.
+        RecoveryDisplay(
+            n_samples=sizes, cos2=[[np.nan, 0.2], [0.5, 1.0 + 1e-12], [-1e-12, 0.9]]
+        ).plot()
         # Degenerate but drawable: all-NaN errors, a single size, n_components=0.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -937,6 +1126,69 @@ def test_scaling_study_bad_input(dataset):
     assert rows.loc[("ridge", 10**13), "reason"].str.contains("MemoryBudgetError").all()
     assert (rows.loc[("spectral", 3), "status"] == "error").all()
     assert rows.loc[("spectral", 3), "reason"].str.contains("at least 5 samples").all()
+
+
+class _ConstantPredictor(RegressorMixin, BaseEstimator):
+    """Predicts ``value`` everywhere (NaN, inf or a huge number)."""
+
+    def __init__(self, value=np.nan):
+        self.value = value
+
+    def fit(self, X, y):
+        self.n_features_in_ = np.asarray(X).shape[1]
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.value)
+
+
+@pytest.mark.parametrize(
+    "value, reason",
+    [
+        (np.nan, r"predict returned 50 non-finite value\(s\) \(NaN or infinity\) of 50"),
+        (np.inf, r"predict returned 50 non-finite"),
+        (1e300, r"The test NMSE overflows"),
+    ],
+)
+def test_scaling_study_records_non_finite_predictions_as_errors(dataset, value, reason):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = scaling_study(
+            {"broken": _ConstantPredictor(value), "ridge": Ridge()}, dataset, [50, 100],
+            n_repeats=1, test_size=50, progress=False,
+        )
+    broken = table[table["estimator"] == "broken"]
+    assert (broken["status"] == "error").all()
+    assert broken["reason"].str.contains(reason).all()
+    assert broken["test_nmse"].isna().all()
+    assert (table.loc[table["estimator"] == "ridge", "status"] == "ok").all()
+
+
+def test_scaling_study_refuses_bad_completed_and_on_cell(dataset):
+    def study(**kwargs):
+        return scaling_study(
+            {"ridge": Ridge()}, dataset, [50, 100], n_repeats=1, test_size=50,
+            progress=False, **kwargs,
+        )
+
+    done = study()
+    for kwargs, exc, match in [
+        ({"completed": "study.csv"}, TypeError, r"completed must be the DataFrame .*read_csv"),
+        ({"completed": 5}, TypeError, r"got int"),
+        ({"completed": {"estimator": "ridge"}}, TypeError, r"got dict"),
+        ({"completed": ["a", "b"]}, TypeError, r"rows as dicts"),
+        ({"completed": [{"estimator": "ridge"}]}, ValueError, r"a row lacks"),
+        ({"completed": done.assign(n_samples="abc")}, ValueError, r"row 0 has a n_samples"),
+        ({"completed": done.assign(repeat=0.5)}, ValueError, r"row 0 has a repeat of 0.5"),
+        ({"completed": done.assign(test_nmse="x")}, ValueError, r"test_nmse of 'x'"),
+        ({"completed": done.assign(status="weird")}, ValueError, r"status 'weird'"),
+        ({"on_cell": 5}, TypeError, r"on_cell must be a callable"),
+    ]:
+        with pytest.raises(exc, match=match):
+            study(**kwargs)
+    # The rows of a CSV round trip resume as they are.
+    resumed = study(completed=done.to_dict("records"))
+    pd.testing.assert_frame_equal(resumed, done)
 
 
 def test_summarize_empty_study(study):

@@ -449,7 +449,8 @@ def test_summarize_study_n_range_and_degenerate_cases():
     assert np.isnan(summary.loc["good", "theory_exponent"])  # no dataset, no attrs
     # A single size: no exponent, but the error at that size.
     one = results[results["n_samples"] == 1000]
-    summary = summarize_study(one, n_bootstrap=0)
+    with pytest.warns(UserWarning, match=r"No scaling exponent for '(good|flat)': it has 1 sample"):
+        summary = summarize_study(one, n_bootstrap=0)
     assert np.isnan(summary.loc["good", "exponent"])
     assert summary.loc["good", "nmse_at_n_max"] > 0
     # Nothing ran: n_max 0 and NaNs.
@@ -478,8 +479,49 @@ def test_summarize_study_errors_are_not_too_few_sizes():
     with pytest.raises(MemoryBudgetError):
         summarize_study(results, n_bootstrap=10**15)
     # n_range leaving one size: NaN exponent, no error.
-    summary = summarize_study(results, n_range=(None, 1000), n_bootstrap=10)
+    with pytest.warns(UserWarning, match=r"in n_range=\(None, 1000\)"):
+        summary = summarize_study(results, n_range=(None, 1000), n_bootstrap=10)
     assert summary["exponent"].isna().all()
+
+
+def test_summarize_study_keeps_exact_fits_for_n_max():
+    # An NMSE of 0 at the largest size is a result (the error at n_max), not
+    # a missing value; the exponent is fitted on the positive errors.
+    results = synthetic_results()
+    good = results["estimator"] == "good"
+    n_top = results.loc[good, "n_samples"].max()
+    exact = results.copy()
+    exact.loc[good & (exact["n_samples"] == n_top), "test_nmse"] = 0.0
+    summary = summarize_study(exact, n_bootstrap=0)
+    assert summary.loc["good", "n_max"] == n_top
+    assert summary.loc["good", "nmse_at_n_max"] == 0.0
+    assert summary.loc["good", "exponent"] == pytest.approx(-0.5, abs=0.05)
+    with pytest.raises(ValueError, match=r"negative test_nmse"):
+        summarize_study(results.assign(test_nmse=-results["test_nmse"]), n_bootstrap=0)
+
+
+@pytest.mark.parametrize(
+    "results, dataset, error, match",
+    [
+        ("study.csv", None, TypeError, r"results must be the DataFrame .* got str"),
+        (42, None, TypeError, r"got int"),
+        ([1, 2, 3], None, ValueError, r"lacks the column"),
+        (None, "not a dataset", TypeError, r"dataset must be the HierarchicalTargetDataset"),
+        (None, 3.0, TypeError, r"got float"),
+    ],
+)
+def test_summarize_study_refuses_wrong_types(results, dataset, error, match):
+    table = synthetic_results() if results is None else results
+    with pytest.raises(error, match=match):
+        summarize_study(table, dataset=dataset, n_bootstrap=0)
+
+
+def test_summarize_study_refuses_non_numeric_columns():
+    results = synthetic_results()
+    with pytest.raises(ValueError, match=r"results\['test_nmse'\] must hold numbers"):
+        summarize_study(results.assign(test_nmse="0.1"), n_bootstrap=0)
+    with pytest.raises(ValueError, match=r"results\['n_samples'\] must hold numbers"):
+        summarize_study(results.assign(n_samples=results["n_samples"].astype(str)))
 
 
 def test_summarize_a_real_study(dataset):

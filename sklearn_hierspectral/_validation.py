@@ -1,0 +1,69 @@
+"""Input checks shared by the estimators."""
+
+import numpy as np
+from sklearn.utils.validation import validate_data as _sklearn_validate_data
+
+
+def validate_data(*args, **kwargs):
+    """scikit-learn's ``validate_data`` without its overflow warnings.
+
+    Its finiteness check sums the array first; on finite values near the
+    float limits (X * 1e307) that sum overflows and numpy warns about an
+    overflow the user did not make. The check then falls back to an
+    element-wise test, so the result is unchanged.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _sklearn_validate_data(*args, **kwargs)
+
+
+def check_numeric_target(y):
+    """Refuse targets that are not numbers, before numpy tries to sum them."""
+    if y is None:
+        return
+    dtype = getattr(y, "dtype", None)
+    if dtype is None or not hasattr(dtype, "kind"):
+        try:
+            dtype = np.asarray(y).dtype
+        except (TypeError, ValueError):
+            return  # validate_data gives its own message
+    if dtype.kind in "USaMmV":
+        raise ValueError(
+            f"y must be numeric; got an array of dtype {dtype} (strings, bytes, "
+            "dates or records). Convert the target to numbers, e.g. "
+            "y.astype(float) or pandas.to_numeric(y), before fitting."
+        )
+
+
+def check_results_table(results, producer="scaling_study"):
+    """``results`` as a DataFrame, or a TypeError saying what was expected.
+
+    Accepts the DataFrame of ``producer`` or its rows (a list of dicts, a
+    dict of columns); refuses a path, a number or anything pandas would turn
+    into a table of the wrong shape with an obscure message.
+    """
+    import pandas as pd
+
+    if isinstance(results, pd.DataFrame):
+        return results
+    expected = (
+        f"results must be the DataFrame returned by {producer} (or its rows as a "
+        "list of dicts)"
+    )
+    if isinstance(results, (str, bytes)) or not hasattr(results, "__iter__"):
+        hint = "; to read a CSV file, pass pandas.read_csv(path)" if isinstance(
+            results, str
+        ) else ""
+        raise TypeError(f"{expected}; got {type(results).__name__}{hint}.")
+    try:
+        return pd.DataFrame(results)
+    except (TypeError, ValueError) as error:
+        raise TypeError(
+            f"{expected}; {type(results).__name__} does not convert to one: {error}"
+        ) from None
+
+
+def check_bool(name, value):
+    """Refuse anything but a bool, e.g. ``fit="no"``, which is truthy."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {value!r}.")
+    return bool(value)
