@@ -39,6 +39,15 @@ def _orthonormalize_against(block, basis):
     return q[:, keep]
 
 
+def symmetric_eigh(matrix):
+    """All eigenpairs of a symmetric matrix: divide and conquer (``syevd``),
+    falling back to the QR algorithm (``syev``) if it fails to converge."""
+    try:
+        return linalg.eigh(matrix, check_finite=False, driver="evd")
+    except linalg.LinAlgError:
+        return linalg.eigh(matrix, check_finite=False, driver="ev")
+
+
 def block_krylov_eigsh(
     apply, dimension, n_keep, *, block_size=None, max_products=30, tol=1e-4, random_state
 ):
@@ -77,7 +86,7 @@ def block_krylov_eigsh(
         W = np.hstack(products)
         T = V.T @ W
         T = 0.5 * (T + T.T)
-        theta, y = linalg.eigh(T, check_finite=False)
+        theta, y = symmetric_eigh(T)
         order = np.argsort(-np.abs(theta), kind="stable")[:n_keep]
         values, coords = theta[order], y[:, order]
         vectors = V @ coords

@@ -16,8 +16,8 @@ to its own magnitude, never to 1 or to the other columns.
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import linalg
 
+from ._krylov import symmetric_eigh
 from ._passes import run_pass
 
 _EPS = np.finfo(np.float64).eps
@@ -307,7 +307,7 @@ def make_standardizer(X, whiten, batch_size):
     kept = ~constant
     inverse_root[kept] = 1.0 / np.sqrt(np.diagonal(moments.scaled_cov)[kept])
     correlation = moments.scaled_cov * np.outer(inverse_root, inverse_root)
-    eigvals, eigvecs = linalg.eigh(correlation)
+    eigvals, eigvecs = symmetric_eigh(correlation)
     independent = eigvals > WHITENING_FLOOR * max(eigvals.max(initial=0.0), 0.0)
     inv_sqrt = np.zeros_like(eigvals)
     inv_sqrt[independent] = 1.0 / np.sqrt(eigvals[independent])

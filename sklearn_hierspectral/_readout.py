@@ -29,6 +29,7 @@ from ._hermite import (
     quadratic_features,
     sym_to_vec,
 )
+from ._krylov import symmetric_eigh
 from ._passes import symmetrize_upper, syrk_accumulate
 
 
@@ -379,7 +380,7 @@ def _solve_ridge_system(system, rhs):
             return linalg.cho_solve(factor, rhs, check_finite=False)
     except linalg.LinAlgError:
         pass
-    eigvals, eigvecs = linalg.eigh(system, check_finite=False, driver="evd")
+    eigvals, eigvecs = symmetric_eigh(system)
     floor = 1e-12 * max(float(eigvals.max(initial=0.0)), np.finfo(float).tiny)
     inverse = np.where(eigvals > floor, 1.0 / np.maximum(eigvals, floor), 0.0)
     return eigvecs @ (inverse * (eigvecs.T @ rhs))

@@ -47,7 +47,7 @@ from ._passes import (
     syrk_accumulate_columns,
     weighted_hermite_gram,
 )
-from ._krylov import block_krylov_eigsh
+from ._krylov import block_krylov_eigsh, symmetric_eigh
 from ._layer2 import CV_READOUT_MAX_SAMPLES, cross_validated_errors, readout_statistics
 from ._readout import CalibrationAccumulator, ReadoutAccumulator, path_predictions
 
@@ -281,7 +281,7 @@ def fit_low_degree(samples, method):
     gram = symmetrize_upper(stats["gram"]) / n_samples
     rhs = stats["rhs"] / n_samples
     with single_blas_thread():
-        eigvals, eigvecs = linalg.eigh(gram, check_finite=False, driver="evd")
+        eigvals, eigvecs = symmetric_eigh(gram)
     projected = eigvecs.T @ rhs
     # Below the rounding of the products, a direction of the Gram matrix is
     # numerically null and gets no coefficient.
@@ -427,18 +427,24 @@ def ranked_eigh(matrix, n_keep=None):
     the largest magnitudes are among them.
     """
     size = matrix.shape[0]
+    eigvals = None
     if n_keep is not None and 0 < 4 * n_keep < size:
-        low_vals, low_vecs = linalg.eigh(
-            matrix, check_finite=False, driver="evr", subset_by_index=[0, n_keep - 1]
-        )
-        high_vals, high_vecs = linalg.eigh(
-            matrix, check_finite=False, driver="evr",
-            subset_by_index=[size - n_keep, size - 1],
-        )
-        eigvals = np.r_[low_vals, high_vals]
-        eigvecs = np.hstack([low_vecs, high_vecs])
-    else:
-        eigvals, eigvecs = linalg.eigh(matrix, check_finite=False, driver="evd")
+        try:
+            low_vals, low_vecs = linalg.eigh(
+                matrix, check_finite=False, driver="evr", subset_by_index=[0, n_keep - 1]
+            )
+            high_vals, high_vecs = linalg.eigh(
+                matrix, check_finite=False, driver="evr",
+                subset_by_index=[size - n_keep, size - 1],
+            )
+            eigvals = np.r_[low_vals, high_vals]
+            eigvecs = np.hstack([low_vecs, high_vecs])
+        except linalg.LinAlgError:
+            # syevr's MRRR can fail ("Internal Error") on degenerate spectra,
+            # e.g. a matrix of subnormal entries; the full solver does not.
+            eigvals = None
+    if eigvals is None:
+        eigvals, eigvecs = symmetric_eigh(matrix)
     order = np.argsort(-np.abs(eigvals), kind="stable")
     if n_keep is not None:
         order = order[:n_keep]

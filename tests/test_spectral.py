@@ -11,7 +11,7 @@ from sklearn_hierspectral._hermite import (
     sym_to_vec,
     vec_to_sym,
 )
-from sklearn_hierspectral._krylov import block_krylov_eigsh
+from sklearn_hierspectral._krylov import block_krylov_eigsh, symmetric_eigh
 from sklearn_hierspectral._preprocessing import Standardizer
 from sklearn_hierspectral._passes import (
     row_uniforms,
@@ -195,6 +195,35 @@ def test_ranked_eigh_orders_by_magnitude_with_fixed_signs():
     biggest = eigvecs[np.argmax(np.abs(eigvecs), axis=0), np.arange(5)]
     assert np.all(biggest > 0)
     np.testing.assert_allclose(np.abs(eigvecs.T @ Q[:, [1, 2, 4, 3, 0]]), np.eye(5), atol=1e-10)
+
+
+def test_ranked_eigh_survives_failing_lapack_drivers(monkeypatch):
+    # syevr (MRRR) can stop with "Internal Error" on degenerate spectra, and
+    # syevd may fail to converge; the next driver must take over.
+    from scipy import linalg
+
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((40, 40))
+    M = A + A.T
+    reference_vals, reference_vecs = ranked_eigh(M, 3)
+    real_eigh = linalg.eigh
+    failing = set()
+
+    def eigh(matrix, *args, driver=None, **kwargs):
+        if driver in failing:
+            raise linalg.LinAlgError("Internal Error.")
+        return real_eigh(matrix, *args, driver=driver, **kwargs)
+
+    monkeypatch.setattr(linalg, "eigh", eigh)
+    for drivers in ({"evr"}, {"evr", "evd"}):
+        failing = drivers
+        vals, vecs = ranked_eigh(M, 3)
+        np.testing.assert_allclose(vals, reference_vals, rtol=1e-10)
+        np.testing.assert_allclose(vecs, reference_vecs, atol=1e-8)
+    failing = {"evd"}
+    T = M[:8, :8]
+    vals, vecs = symmetric_eigh(T)
+    np.testing.assert_allclose(vals, np.linalg.eigvalsh(T), rtol=1e-10)
 
 
 def test_ranked_eigh_of_a_few_equals_the_full_decomposition():
