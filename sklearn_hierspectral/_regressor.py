@@ -73,7 +73,8 @@ class HierarchicalSpectralRegressor(RegressorMixin, TransformerMixin, _BaseHiera
     link_degree : int, default=1
         Degree of the polynomial fitted on the readout output to approximate
         a non-identity link (the published code uses 5). 1 is the identity
-        link (an affine calibration for the moment head).
+        link (an affine calibration for the moment head). At most 10: beyond,
+        the powers of the output overflow and the calibration is meaningless.
     solver : {'auto', 'dense', 'matrix-free'}, default='auto'
         Eigen-solver of the spectral operator. 'dense' forms the ``D x D``
         matrix (``D = d(d+1)/2``, one per fold under 'auto'); 'matrix-free'

@@ -310,7 +310,8 @@ class HierarchicalSpectralTransformer(TransformerMixin, _BaseHierarchicalSpectra
         Ridge penalty of the quadratic readout, added to its per-sample Gram
         matrix (the learned features have unit scale, so it is relative).
     link_degree : int, default=1
-        Degree of the polynomial link calibration used by the readout.
+        Degree (1 to 10) of the polynomial link calibration used by the
+        readout.
     solver : {'auto', 'dense', 'matrix-free'}, default='auto'
         Eigen-solver of the spectral operator. 'dense' forms the ``D x D``
         matrix (``D = d(d+1)/2``, one per fold under 'auto'); 'matrix-free'
