@@ -40,6 +40,7 @@ from ._memory import MemoryBudgetError
 from ._validation import validate_data
 from ._memory import available_memory as _available_memory_bytes
 from ._memory import format_bytes as _format_gb
+from ._transformer import _IntegerInterval
 
 __all__ = [
     "KernelMemoryGuard",
@@ -86,6 +87,13 @@ _GIB = 2.0**30
 _SAFETY_FACTOR = 1.1
 _NYSTROEM_FIT_BYTES_PER_LANDMARK_PAIR = 48.0
 _KERNEL_PREDICT_BYTES_PER_ENTRY = 16.0
+
+# KernelMemoryGuard.transform refuses inputs more than this many times larger
+# than the training data. Standardised, they stay about as large, and a
+# polynomial kernel raises their inner products with the training rows to its
+# degree: 1e100 overflows at degree 4, while 1e30 gives 1e120, far from it. No
+# model of the training data says anything useful that far out anyway.
+_MAX_EXTRAPOLATION = 1e30
 
 # Passed through unchanged; other sparse formats are converted to CSR.
 _GUARD_SPARSE_FORMATS = ("csr", "csc", "coo")
@@ -190,6 +198,59 @@ def _itemsize(X):
 _TINY_COLUMN = 1e-150
 
 
+def _squares_limit(n_terms):
+    """Largest magnitude whose squares, ``n_terms`` of them summed, stay finite.
+
+    A difference of two values is at most twice the larger one, hence the
+    factor 0.5.
+    """
+    return 0.5 * np.sqrt(np.finfo(np.float64).max / max(n_terms, 1))
+
+
+def _largest_magnitude(X):
+    """max |X| as a float, without allocating a copy of X."""
+    if sp.issparse(X):
+        if not X.nnz:
+            return 0.0
+        data = X.data
+    else:
+        if X.size == 0:
+            return 0.0
+        data = X
+    return max(abs(float(data.max())), abs(float(data.min())))
+
+
+def _check_target_squares(y):
+    """Refuse a numeric y whose squared deviations overflow float64.
+
+    Ridge centres y and sums its squares; KernelRidge solves with it and its
+    ``score`` sums squared residuals: beyond this bound they overflow and the
+    fit returns NaN (or scipy refuses the non-finite system with a message
+    that does not mention y). Anything that is not a 1-D or 2-D numeric
+    array is left to the final estimator's own validation.
+    """
+    if y is None or sp.issparse(y):
+        return
+    try:
+        values = np.asarray(y)
+    except (TypeError, ValueError):
+        return
+    if values.ndim not in (1, 2) or values.dtype.kind not in "iuf" or not values.size:
+        return
+    finite = values[np.isfinite(values)] if values.dtype.kind == "f" else values
+    if not finite.size:
+        return  # NaN or inf only: the final estimator says so
+    largest = _largest_magnitude(finite)
+    if largest > _squares_limit(values.shape[0]):
+        decade = int(np.floor(np.log10(largest)))
+        raise ValueError(
+            f"y has values up to {largest:.3g}: the sums of their squared "
+            "deviations from the mean, which Ridge and KernelRidge compute, can "
+            "overflow float64 and the fit return NaN. Rescale y (divide it by "
+            f"1e{decade}) before fitting."
+        )
+
+
 def _check_squares_representable(X):
     """Refuse X whose squares over- or underflow float64 (see KernelMemoryGuard)."""
     if sp.issparse(X):
@@ -206,7 +267,7 @@ def _check_squares_representable(X):
         varying_tiny = varying & (magnitude < _TINY_COLUMN)
     # n x^2 must stay below the float64 maximum (StandardScaler's variance
     # sums n squares; a kernel sums d of them).
-    limit = 0.5 * np.sqrt(np.finfo(np.float64).max / max(X.shape[0], X.shape[1], 1))
+    limit = _squares_limit(max(X.shape[0], X.shape[1]))
     where = "" if column is None else f" (column {column})"
     if largest > limit:
         decade = int(np.floor(np.log10(largest)))
@@ -243,7 +304,13 @@ class KernelMemoryGuard(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     inputs on which every kernel method silently fails: values so large
     that their squares (in squared distances, inner products or a
     standardisation's variance) overflow float64, or varying columns so
-    small that those squares underflow to zero.
+    small that those squares underflow to zero, and a numeric target ``y``
+    (which a pipeline passes to its steps' ``fit``) whose sum of squared
+    deviations from its mean overflows float64. At :meth:`transform` it
+    refuses inputs whose squares overflow float64, and inputs more than
+    ``1e30`` times larger than the largest training value (``max_abs_``),
+    whose kernel with the training data overflows. NaN or infinite inputs
+    get scikit-learn's usual error.
 
     The memory model, in bytes, for ``n`` rows, ``m = n_components`` and
     itemsize ``s`` (4 for float32 input, 8 otherwise), everything multiplied by
@@ -297,6 +364,9 @@ class KernelMemoryGuard(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         Estimated peak additional bytes of the next step's fit.
     budget_bytes_ : int or None
         The budget it was checked against, None if it could not be determined.
+    max_abs_ : float
+        Largest absolute value of the training data; :meth:`transform`
+        refuses inputs more than 1e30 times larger.
     n_features_in_ : int
         Number of features seen during :term:`fit`.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -343,8 +413,8 @@ class KernelMemoryGuard(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "method": [StrOptions(set(_METHOD_DESCRIPTIONS))],
-        "n_components": [Interval(Integral, 1, None, closed="left")],
-        "degree": [Interval(Integral, 1, None, closed="left")],
+        "n_components": [_IntegerInterval(Integral, 1, None, closed="left")],
+        "degree": [_IntegerInterval(Integral, 1, None, closed="left")],
         "max_memory_bytes": [Interval(Real, 0, None, closed="left"), None],
     }
 
@@ -433,11 +503,13 @@ class KernelMemoryGuard(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             self._refuse(n_rows, itemsize, required, budget, source, predict)
         return required, budget
 
-    def _fit(self, X):
+    def _fit(self, X, y):
         X = validate_data(self, X, accept_sparse=_GUARD_SPARSE_FORMATS)
         _check_squares_representable(X)
+        _check_target_squares(y)
         required, budget = self._check(X.shape[0], _itemsize(X), predict=False)
         self.n_samples_fit_ = X.shape[0]
+        self.max_abs_ = _largest_magnitude(X)
         self.required_bytes_ = required
         self.budget_bytes_ = budget
         return X
@@ -450,8 +522,10 @@ class KernelMemoryGuard(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data.
-        y : None
-            Ignored.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets), \
+                default=None
+            Target of the pipeline, only checked: a numeric y whose squares
+            overflow float64 is refused. Not validated when None.
 
         Returns
         -------
@@ -462,8 +536,11 @@ class KernelMemoryGuard(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         ------
         MemoryBudgetError
             If the estimated peak memory exceeds the budget.
+        ValueError
+            If the squares of X or of y overflow float64, or the squares of a
+            varying column of X underflow.
         """
-        self._fit(X)
+        self._fit(X, y)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -474,8 +551,10 @@ class KernelMemoryGuard(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data.
-        y : None
-            Ignored.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets), \
+                default=None
+            Target of the pipeline, only checked: a numeric y whose squares
+            overflow float64 is refused. Not validated when None.
 
         Returns
         -------
@@ -487,8 +566,11 @@ class KernelMemoryGuard(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         ------
         MemoryBudgetError
             If the estimated peak memory exceeds the budget.
+        ValueError
+            If the squares of X or of y overflow float64, or the squares of a
+            varying column of X underflow.
         """
-        return self._fit(X)
+        return self._fit(X, y)
 
     def transform(self, X):
         """Check the prediction memory of the next step on X, then return X.
@@ -508,19 +590,84 @@ class KernelMemoryGuard(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         ------
         MemoryBudgetError
             If predicting on X at once would exceed the budget.
+        ValueError
+            If X has values more than 1e30 times the largest training value,
+            or values whose squares overflow float64.
         """
         check_is_fitted(self)
         X = validate_data(
             self, X, accept_sparse=_GUARD_SPARSE_FORMATS, reset=False
         )
+        self._check_scale(X)
         self._check(X.shape[0], _itemsize(X), predict=True)
         return X
+
+    def _check_scale(self, X):
+        """Refuse X whose kernel with the training data would overflow."""
+        largest = _largest_magnitude(X)
+        # A training set of zeros gives no scale to compare with; the
+        # absolute bound below still applies.
+        if self.max_abs_ > 0.0 and largest > _MAX_EXTRAPOLATION * self.max_abs_:
+            raise ValueError(
+                f"X has values up to {largest:.3g}, more than 1e30 times the "
+                f"largest training value {self.max_abs_:.3g}: the kernel of such "
+                "inputs overflows. Predict on inputs of the training data's scale."
+            )
+        if largest > _squares_limit(max(X.shape)):
+            decade = int(np.floor(np.log10(largest)))
+            raise ValueError(
+                f"X has values up to {largest:.3g}: their squares, which the "
+                "standardisation and the kernel compute, overflow float64. "
+                f"Rescale X (divide it by 1e{decade}) and refit on data rescaled "
+                "the same way."
+            )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+def _rescale(X, scale, *, divide):
+    """``X / scale`` (``divide``) or ``X * scale``, in the dtype of X.
+
+    Multiplies by the factor in X's dtype when it is a normal number there
+    (the fast path); otherwise (the reciprocal of a scale of 1e-310, or a
+    scale beyond the float32 range) computes in float64, dividing, and casts
+    back. Raises a ValueError when the result overflows X's dtype.
+    """
+    dtype = X.dtype
+    info = np.finfo(dtype)
+    with np.errstate(over="ignore", under="ignore", divide="ignore"):
+        factor = dtype.type(1.0 / scale if divide else scale)
+    with np.errstate(over="ignore", under="ignore"):
+        if np.isfinite(factor) and abs(factor) >= info.tiny:
+            out = X * factor
+        elif sp.issparse(X):
+            # scipy divides a sparse matrix by a scalar through its
+            # reciprocal, which is what overflows here: divide the values.
+            out = X.copy()
+            wide = X.data.astype(np.float64, copy=False)
+            out.data = (wide / scale if divide else wide * scale).astype(dtype)
+        else:
+            wide = X.astype(np.float64, copy=False)
+            out = (wide / scale if divide else wide * scale).astype(dtype, copy=False)
+    values = out.data if sp.issparse(out) else out
+    if not np.all(np.isfinite(values)):
+        largest = _largest_magnitude(X)
+        if divide:
+            operation = "X / scale_"
+            expected = "transform expects data on the scale of the training data"
+        else:
+            operation = "X * scale_"
+            expected = "inverse_transform expects the output of transform"
+        raise ValueError(
+            f"X has values up to {largest:.3g}, too large for this scaler's "
+            f"scale_={scale:.3g}: {operation} overflows {dtype}. Rescale X so "
+            f"that |{operation}| stays below {float(info.max):.3g}; {expected}."
+        )
+    return out
 
 
 class MedianHeuristicScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -608,7 +755,7 @@ class MedianHeuristicScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
     """
 
     _parameter_constraints: dict = {
-        "max_samples": [Interval(Integral, 2, None, closed="left")],
+        "max_samples": [_IntegerInterval(Integral, 2, None, closed="left")],
         "random_state": ["random_state"],
     }
 
@@ -679,12 +826,17 @@ class MedianHeuristicScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
         -------
         X_new : {ndarray, sparse matrix} of shape (n_samples, n_features)
             ``X / scale_``, with the dtype (float32 or float64) of X.
+
+        Raises
+        ------
+        ValueError
+            If ``X / scale_`` overflows the dtype of X.
         """
         check_is_fitted(self)
         X = validate_data(
             self, X, accept_sparse=("csr", "csc"), dtype=FLOAT_DTYPES, reset=False
         )
-        return X * X.dtype.type(1.0 / self.scale_)
+        return _rescale(X, self.scale_, divide=True)
 
     def inverse_transform(self, X):
         """Multiply X by ``scale_``, undoing :meth:`transform`.
@@ -697,13 +849,18 @@ class MedianHeuristicScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
         Returns
         -------
         X_original : {ndarray, sparse matrix} of shape (n_samples, n_features)
-            ``X * scale_``.
+            ``X * scale_``, with the dtype (float32 or float64) of X.
+
+        Raises
+        ------
+        ValueError
+            If ``X * scale_`` overflows the dtype of X.
         """
         check_is_fitted(self)
         X = validate_data(
             self, X, accept_sparse=("csr", "csc"), dtype=FLOAT_DTYPES, reset=False
         )
-        return X * X.dtype.type(self.scale_)
+        return _rescale(X, self.scale_, divide=False)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -721,7 +878,7 @@ class MedianHeuristicScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
             Interval(Real, 0, None, closed="neither"),
             None,
         ],
-        "degree": [Interval(Integral, 1, None, closed="left")],
+        "degree": [_IntegerInterval(Integral, 1, None, closed="left")],
         "coef0": [Interval(Real, None, None, closed="neither")],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "max_memory_bytes": [Interval(Real, 0, None, closed="left"), None],
@@ -868,9 +1025,9 @@ _FEATURE_STEPS = {
 @validate_params(
     {
         "method": [StrOptions(set(_FEATURE_STEPS))],
-        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "n_components": [_IntegerInterval(Integral, 1, None, closed="left")],
         "gamma": [StrOptions({"median"}), Interval(Real, 0, None, closed="neither")],
-        "degree": [Interval(Integral, 1, None, closed="left")],
+        "degree": [_IntegerInterval(Integral, 1, None, closed="left")],
         "coef0": [Interval(Real, None, None, closed="neither")],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],

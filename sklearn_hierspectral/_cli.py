@@ -380,6 +380,15 @@ def _validate(parser, options):
             "argument --sizes: a scaling law needs at least two distinct sizes"
         )
     options.sizes = sorted(options.sizes)
+    from ._study import MAX_CELLS
+
+    n_cells = len(options.sizes) * options.repeats * len(options.estimators)
+    if n_cells > MAX_CELLS:
+        parser.error(
+            f"argument --repeats: {len(options.sizes)} size(s) x {options.repeats} "
+            f"repeat(s) x {len(options.estimators)} estimator(s) make {n_cells:,} "
+            f"cells, more than {MAX_CELLS:,}; use fewer repeats"
+        )
     if options.n_latent is not None and options.latent_exponent is not None:
         parser.error("give either --n-latent or --latent-exponent, not both")
     if options.latent_exponent is None:

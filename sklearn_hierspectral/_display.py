@@ -1548,6 +1548,14 @@ class SpectrumDisplay:
         eigenvalues = eigenvalues[np.isfinite(eigenvalues)]
         if eigenvalues.size == 0:
             raise ValueError("There are no finite eigenvalues to plot.")
+        with np.errstate(over="ignore"):
+            spread = float(eigenvalues.max()) - float(eigenvalues.min())
+        if not np.isfinite(spread):
+            raise ValueError(
+                f"The eigenvalues span [{eigenvalues.min():.3g}, {eigenvalues.max():.3g}], "
+                "a range beyond the float limit that no histogram can bin; divide them "
+                "by a common scale (e.g. their largest magnitude) before plotting."
+            )
         if ax is None:
             _, ax = plt.subplots(figsize=(9.0, 4.5), layout="constrained")
         edge = self.noise_edge if show_edge else None

@@ -97,8 +97,16 @@ class PowerLawFit:
         -------
         error : float or ndarray
             ``prefactor * n^exponent (+ floor)``, a float for a scalar input.
+
+        Raises
+        ------
+        TypeError
+            If ``n_samples`` is not a number or an array of numbers (bools,
+            strings and None are not sample sizes).
+        ValueError
+            If a sample size is not positive.
         """
-        n = np.asarray(n_samples, dtype=float)
+        n = _check_sample_sizes(n_samples)
         if np.any(~(n > 0)):
             raise ValueError("n_samples must be positive to evaluate a power law.")
         error = self.prefactor * n**self.exponent
@@ -129,6 +137,48 @@ class PowerLawFit:
 
 
 # ---------------------------------------------------------------- validation
+def _check_sample_sizes(n_samples):
+    """``n_samples`` as a float array, or a TypeError when it is not numbers."""
+    expected = "n_samples must be numbers (a sample size or an array of them)"
+    if isinstance(n_samples, (bool, np.bool_)):
+        raise TypeError(
+            f"{expected}; got {n_samples!r}, and bools are not sample sizes."
+        )
+    try:
+        n = np.asarray(n_samples)
+    except (TypeError, ValueError):
+        raise TypeError(f"{expected}; got {n_samples!r}.") from None
+    if n.dtype == bool:
+        raise TypeError(f"{expected}; got bools, which are not sample sizes.")
+    if not np.issubdtype(n.dtype, np.number) or n.dtype.kind == "c":
+        raise TypeError(f"{expected}; got {n_samples!r} (dtype {n.dtype}).")
+    return n.astype(float)
+
+
+def _check_random_state(random_state):
+    """The bootstrap's generator: check_random_state's, or a numpy Generator.
+
+    Ints go through ``check_random_state`` so that their intervals stay
+    those of earlier versions; its own error for a bad seed names no
+    parameter, hence the checks here.
+    """
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if random_state is None or isinstance(random_state, np.random.RandomState):
+        return check_random_state(random_state)
+    accepted = (
+        "random_state must be None, an int in [0, 2**32 - 1], a "
+        "numpy.random.RandomState or a numpy.random.Generator"
+    )
+    if isinstance(random_state, (bool, np.bool_)) or not isinstance(
+        random_state, numbers.Integral
+    ):
+        raise TypeError(f"{accepted}; got {random_state!r}.")
+    if not 0 <= random_state < 2**32:
+        raise ValueError(f"{accepted}; got {random_state!r}.")
+    return check_random_state(int(random_state))
+
+
 def _check_inputs(n_samples, errors):
     n = np.asarray(n_samples)
     e = np.asarray(errors)
@@ -270,12 +320,14 @@ def _bootstrap_indices(groups, n_points, n_bootstrap, rng):
 
     Within each distinct ``n`` the repeats are drawn with replacement; when
     every ``n`` has a single repeat, the ``(n, error)`` pairs are drawn instead.
+    ``rng`` is a RandomState or a Generator.
     """
+    draw = rng.integers if isinstance(rng, np.random.Generator) else rng.randint
     if all(len(group) == 1 for group in groups):
-        return rng.randint(0, n_points, size=(n_bootstrap, n_points))
+        return draw(0, n_points, size=(n_bootstrap, n_points))
     columns = []
     for group in groups:
-        draws = rng.randint(0, len(group), size=(n_bootstrap, len(group)))
+        draws = draw(0, len(group), size=(n_bootstrap, len(group)))
         columns.append(group[draws])
     return np.concatenate(columns, axis=1)
 
@@ -328,8 +380,9 @@ def fit_power_law(
         None).
     confidence_level : float, default=0.95
         Confidence level of the intervals, in (0, 1).
-    random_state : int, RandomState instance or None, default=None
-        Seeds the bootstrap; pass an int for reproducible intervals.
+    random_state : int, RandomState instance, Generator or None, default=None
+        Seeds the bootstrap; pass an int for reproducible intervals. An int
+        must lie in ``[0, 2**32 - 1]``.
 
     Returns
     -------
@@ -342,8 +395,12 @@ def fit_power_law(
     ------
     ValueError
         When the inputs have different lengths, contain NaN, infinite or
-        non-positive values, or when fewer than 2 distinct sample sizes (3 with
-        a floor) lie in ``n_range``.
+        non-positive values, when fewer than 2 distinct sample sizes (3 with
+        a floor) lie in ``n_range``, or when ``random_state`` is an int
+        outside ``[0, 2**32 - 1]``.
+    TypeError
+        When ``random_state`` is not None, an int, a RandomState or a
+        Generator.
 
     See Also
     --------
@@ -391,6 +448,7 @@ def fit_power_law(
         raise ValueError(
             f"confidence_level must be in (0, 1); got {confidence_level!r}."
         )
+    rng = _check_random_state(random_state)
 
     keep = (n >= low) & (n <= high)
     n, e = n[keep], e[keep]
@@ -425,7 +483,6 @@ def fit_power_law(
     intervals = [None, None, None]
     n_valid = 0
     if n_bootstrap > 0:
-        rng = check_random_state(random_state)
         groups = [np.flatnonzero(inverse == k) for k in range(sizes.size)]
         n_points = n.size
         # The resample indices (and the replicates' temporaries) are allocated

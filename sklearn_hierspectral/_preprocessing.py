@@ -13,6 +13,7 @@ formulas. Whether a column (or the target) is constant is decided relative
 to its own magnitude, never to 1 or to the other columns.
 """
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -231,6 +232,26 @@ def _numerically_constant(moments, std):
     return moments.exactly_constant | (std <= CONSTANT_ULPS * _EPS * np.abs(moments.mean))
 
 
+def _warn_rounding_constant(moments, std, constant, name):
+    """Say so when varying values are treated as constant: their spread is
+    within rounding of a large offset (X + 1e15), so the model ignores them."""
+    dropped = np.flatnonzero(np.atleast_1d(constant & ~moments.exactly_constant))
+    if dropped.size == 0:
+        return
+    j = dropped[0]
+    label = name if moments.mean.ndim == 0 else f"column {j} of {name}"
+    count = "" if moments.mean.ndim == 0 else f" ({dropped.size} column(s) in all)"
+    warnings.warn(
+        f"The values of {label} vary by a standard deviation of "
+        f"{float(np.atleast_1d(std)[j]):.3g} around {float(np.atleast_1d(moments.mean)[j]):.6g}, "
+        f"within {CONSTANT_ULPS:g} units of rounding of that offset: it is treated "
+        f"as constant{count}. Subtract the offset (centre {name}) before fitting to "
+        "use these variations.",
+        UserWarning,
+        stacklevel=4,
+    )
+
+
 def _check_representable(moments, std, constant, name, dtype):
     """Refuse data whose deviations or spread do not fit in ``dtype``, saying
     how to rescale it; silently, they would give inf or NaN downstream."""
@@ -299,6 +320,7 @@ def make_standardizer(X, whiten, batch_size):
     constant = _numerically_constant(moments, std)
     dtype = np.float32 if X.dtype == np.float32 else np.float64
     _check_representable(moments, std, constant, "X", dtype)
+    _warn_rounding_constant(moments, std, constant, "X")
     scale = np.where(constant, np.maximum(1.0, np.abs(moments.mean)), std)
     if not whiten:
         return Standardizer(mean=moments.mean, scale=scale)
@@ -345,6 +367,7 @@ def target_scaling(y, batch_size):
     std = moments.std()
     constant = bool(_numerically_constant(moments, std))
     _check_representable(moments, std, constant, "y", np.float64)
+    _warn_rounding_constant(moments, std, constant, "y")
     y_mean = float(moments.mean)
     if constant:
         return y_mean, max(1.0, abs(y_mean))

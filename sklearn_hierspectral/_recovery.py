@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
+from sklearn.utils.validation import check_is_fitted
 
 from ._hermite import sym_to_vec
 
@@ -81,8 +82,11 @@ def learned_input_matrices(estimator):
                 return found
         return None
     getter = getattr(estimator, "input_space_components", None)
-    if getter is None or not hasattr(estimator, "components_"):
+    if getter is None:
         return None
+    # A learner of quadratic features that was not fitted: an error, not
+    # "no learned features" (which a baseline legitimately has).
+    check_is_fitted(estimator, "components_")
     return getter()
 
 
@@ -126,7 +130,15 @@ def _unit_rows(vectors):
 
 def _as_real_array(name, values):
     """``values`` as a float array, with TypeError for complex or non-numbers."""
+    if values is None or isinstance(values, (str, bytes)):
+        raise TypeError(f"{name} must be an array of real numbers; got {type(values).__name__}.")
     array = np.asarray(values)
+    # None inside an object array would become NaN below, and dates or
+    # strings numbers: both are type errors, not missing values.
+    if array.dtype.kind in "USMmV" or (
+        array.dtype.kind == "O" and any(value is None for value in array.ravel())
+    ):
+        raise TypeError(f"{name} must hold real numbers; got dtype {array.dtype}.")
     if array.dtype.kind == "c":
         raise TypeError(f"{name} must hold real numbers; got complex values.")
     try:

@@ -181,6 +181,10 @@ class HierarchicalSpectralRegressor(RegressorMixin, TransformerMixin, _BaseHiera
     True
     """
 
+    # Named in this class, so that TransformerMixin's set_output wraps it
+    # (scikit-learn wraps the transform a class defines, not an inherited one).
+    transform = _BaseHierarchicalSpectral.transform
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Fit both layers.

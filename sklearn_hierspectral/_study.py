@@ -93,6 +93,46 @@ def _check_positive_int(name, value, minimum=1):
     return int(value)
 
 
+#: More cells than this is a typo (n_repeats=10**9), not a study: the cell
+#: list alone would exhaust the memory before the first fit.
+MAX_CELLS = 10**6
+
+
+def _check_n_cells(n_sizes, n_repeats, n_estimators=1):
+    n_cells = n_sizes * n_repeats * n_estimators
+    if n_cells > MAX_CELLS:
+        raise ValueError(
+            f"The study has {n_sizes} size(s) x {n_repeats} repeat(s) x {n_estimators} "
+            f"estimator(s) = {n_cells:,} cells, more than {MAX_CELLS:,}; use fewer "
+            "repeats (3 to 10 give stable medians)."
+        )
+    return n_cells
+
+
+def _check_parallel(n_jobs, backend, n_cells):
+    """Validated ``n_jobs`` (at most one worker per cell) and ``backend``."""
+    if n_jobs is not None:
+        if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
+            raise ValueError(
+                f"n_jobs must be None, a positive integer or a negative one (-1 for "
+                f"all cores); got {n_jobs!r}."
+            )
+        # joblib would start every worker asked for, even with fewer cells:
+        # n_jobs=1000 took 117 s to run 2 cells.
+        if n_jobs > 0:
+            n_jobs = int(min(n_jobs, max(n_cells, 1)))
+    if backend is not None and not isinstance(backend, str):
+        from joblib.parallel import ParallelBackendBase
+
+        if not isinstance(backend, ParallelBackendBase):
+            raise TypeError(
+                "backend must be None, the name of a joblib backend ('loky', "
+                "'threading', 'dask', ...) or a joblib backend instance; got "
+                f"{type(backend).__name__}."
+            )
+    return n_jobs
+
+
 def _check_train_sizes(train_sizes):
     try:
         if isinstance(train_sizes, (str, bytes)):
@@ -703,6 +743,9 @@ def scaling_study(
             f"recovery_threshold must be in [0, 1); got {recovery_threshold!r}."
         )
     names = list(estimators)
+    n_jobs = _check_parallel(
+        n_jobs, backend, _check_n_cells(len(sizes), n_repeats, len(names))
+    )
     if on_cell is not None and not callable(on_cell):
         raise TypeError(
             f"on_cell must be a callable taking one row (a dict) or None; got "
@@ -1531,6 +1574,7 @@ def recovery_study(
     ):
         raise ValueError(f"threshold must be in [0, 1); got {threshold!r}.")
     threshold = float(threshold)
+    n_jobs = _check_parallel(n_jobs, backend, _check_n_cells(len(sizes), n_repeats))
 
     root = _seed_sequence(random_state)
 

@@ -85,6 +85,14 @@ class _BaseHierarchicalSpectral(BaseEstimator):
         if is_dask_collection(X) or is_dask_collection(y):
             # Validated from metadata and one lazy pass; never materialised.
             X, y = check_dask_fit_data(X, y)
+            # The minimum sizes of the in-memory path (validate_data below).
+            min_samples = 1 if self.n_components == "auto" else 2
+            if X.shape[0] < min_samples or X.shape[1] < 1:
+                raise ValueError(
+                    f"Found a Dask array with {X.shape[0]} sample(s) and {X.shape[1]} "
+                    f"feature(s) (shape={X.shape}) while a minimum of {min_samples} "
+                    f"sample(s) and 1 feature are required by {type(self).__name__}."
+                )
             self.n_features_in_ = X.shape[1]
             if hasattr(self, "feature_names_in_"):
                 del self.feature_names_in_
@@ -187,6 +195,13 @@ class _BaseHierarchicalSpectral(BaseEstimator):
         """Refuse inputs whose quadratic features overflow, instead of NaN."""
         if np.all(np.isfinite(out)):
             return
+        if not np.all(np.isfinite(X)):
+            # Reached by the chunks of a Dask array, which are not validated
+            # up front (that would be a pass over the data).
+            raise ValueError(
+                "Input X contains NaN or infinity; remove or impute those rows "
+                "before predicting."
+            )
         largest = float(np.max(np.abs(X)))
         raise ValueError(
             f"X has values up to {largest:.3g}, far outside the training data "
@@ -215,7 +230,14 @@ class _BaseHierarchicalSpectral(BaseEstimator):
 
     def _map_chunks(self, X, function, n_outputs):
         """Apply ``function`` to each row chunk of a Dask array, lazily."""
-        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+        if X.ndim != 2:
+            raise ValueError(
+                f"Expected a 2-D Dask array for X, of shape (n_samples, "
+                f"{self.n_features_in_}); got {X.ndim} dimension(s), shape {X.shape}."
+            )
+        if not (np.issubdtype(X.dtype, np.floating) or np.issubdtype(X.dtype, np.integer)):
+            raise TypeError(f"X must hold real numbers; got dtype {X.dtype}.")
+        if X.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X has {X.shape[-1]} features, but {type(self).__name__} is expecting "
                 f"{self.n_features_in_} features as input."
@@ -407,6 +429,10 @@ class HierarchicalSpectralTransformer(TransformerMixin, _BaseHierarchicalSpectra
     >>> layer1.fit_transform(X, y).shape
     (4000, 2)
     """
+
+    # Named in this class, so that TransformerMixin's set_output wraps it
+    # (scikit-learn wraps the transform a class defines, not an inherited one).
+    transform = _BaseHierarchicalSpectral.transform
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):

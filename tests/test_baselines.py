@@ -2,6 +2,7 @@
 
 import re
 import tracemalloc
+import warnings
 
 import numpy as np
 import pytest
@@ -424,3 +425,143 @@ def test_error_message_reports_the_budget_source(monkeypatch):
     assert re.search(
         r"about 10\.2 GiB .* only 2\.0 GiB is available \(MemAvailable\)", message
     )
+
+
+# ------------------------------------------------ overflow and invalid inputs
+def _huge_target_problem():
+    from sklearn_hierspectral import make_hierarchical_regression
+
+    return make_hierarchical_regression(300, 5, random_state=0)
+
+
+BASELINES = [
+    pytest.param(lambda: make_kernel_ridge_baseline("rbf"), id="krr-rbf"),
+    pytest.param(lambda: make_kernel_ridge_baseline("poly"), id="krr-poly"),
+] + [
+    pytest.param(
+        lambda method=method: make_random_features_baseline(
+            method, n_components=50, random_state=0
+        ),
+        id=method,
+    )
+    for method in ("rff", "nystroem", "poly_sketch")
+]
+
+
+@pytest.mark.parametrize("factory", BASELINES)
+@pytest.mark.parametrize("target", ["sign", "scaled"])
+def test_baselines_refuse_a_target_whose_squares_overflow(factory, target):
+    X, y = _huge_target_problem()
+    if target == "sign":
+        y_huge = np.where(y > 0, 1.7e308, -1.7e308)
+    else:
+        y_huge = y * 1e307
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(ValueError, match=r"Rescale y \(divide it by 1e30[78]\)"):
+            factory().fit(X, y_huge)
+
+
+def test_guard_checks_y_only_when_numeric():
+    X, y = _huge_target_problem()
+    guard = KernelMemoryGuard(max_memory_bytes=1e9)
+    with pytest.raises(ValueError, match=r"y has values up to 1\.7e\+308"):
+        guard.fit(X, np.full((300, 2), 1.7e308))
+    with pytest.raises(ValueError, match=r"Rescale y"):
+        guard.fit_transform(X, y * 1e300)
+    # Targets of a normal scale, None, and non-numeric targets pass through:
+    # the final estimator validates them.
+    for target in (None, y * 1e100, y.astype(np.float32), np.array(["a"] * 300)):
+        assert guard.fit_transform(X, target) is X
+
+
+def test_guard_refuses_predictions_far_outside_the_training_data():
+    X, y = _huge_target_problem()
+    model = make_kernel_ridge_baseline("poly").fit(X, y)
+    assert model.named_steps["kernelmemoryguard"].max_abs_ == np.abs(X).max()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(
+            ValueError, match=r"more than 1e30 times the largest training value 3\.72"
+        ):
+            model.predict(X[:3] * 1e100)
+        # Far but not that far: finite predictions.
+        assert np.all(np.isfinite(model.predict(X[:3] * 1e20)))
+    sketch = make_random_features_baseline(
+        "poly_sketch", n_components=50, random_state=0
+    ).fit(X, y)
+    with pytest.raises(ValueError, match="Predict on inputs of the training data"):
+        sketch.predict(X * 1e200)
+    # Non-finite inputs keep scikit-learn's message.
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        model.predict(np.full((2, 5), np.nan))
+    with pytest.raises(ValueError, match="Input X contains infinity"):
+        model.predict(np.full((2, 5), np.inf))
+
+
+def test_guard_applies_the_absolute_overflow_bound_at_transform():
+    X = np.random.RandomState(0).standard_normal((300, 5))
+    guard = KernelMemoryGuard(max_memory_bytes=1e9).fit(X * 1e150)
+    with pytest.raises(ValueError, match=r"Rescale X \(divide it by 1e15[45]\)"):
+        guard.transform(X[:3] * 1e154)
+    # Sparse input is checked on its stored values.
+    with pytest.raises(ValueError, match="more than 1e30 times"):
+        KernelMemoryGuard(max_memory_bytes=1e9).fit(sp.csr_matrix(X)).transform(
+            sp.csr_matrix(X * 1e40)
+        )
+
+
+@pytest.mark.parametrize("sparse", [None, sp.csr_matrix, sp.csc_matrix])
+def test_median_scaler_divides_when_the_reciprocal_overflows(sparse):
+    X, _ = _huge_target_problem()
+    tiny = X * 1e-310
+    scaler = MedianHeuristicScaler().fit(tiny)
+    expected = MedianHeuristicScaler().fit(X).transform(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        Xt = scaler.transform(tiny if sparse is None else sparse(tiny))
+    if sparse is not None:
+        assert Xt.format == sparse(tiny).format
+        Xt = Xt.toarray()
+    assert np.all(np.isfinite(Xt))
+    np.testing.assert_allclose(Xt, expected, rtol=1e-6, atol=1e-9)
+
+
+def test_median_scaler_refuses_results_that_overflow():
+    X, _ = _huge_target_problem()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(
+            ValueError, match=r"too large for this scaler's scale_=.*X \* scale_ "
+            r"overflows float64\. Rescale X"
+        ):
+            MedianHeuristicScaler().fit(X).inverse_transform(np.full((2, 5), 1e308))
+        for data in (np.full((2, 5), 1e10), sp.csr_matrix(np.full((2, 5), 1e10))):
+            with pytest.raises(
+                ValueError, match=r"X / scale_ overflows float64\. Rescale X"
+            ):
+                MedianHeuristicScaler().fit(X * 1e-300).transform(data)
+        X32 = X.astype(np.float32)
+        scaler = MedianHeuristicScaler().fit(X32)
+        assert scaler.transform(X32).dtype == np.float32
+        with pytest.raises(ValueError, match="overflows float32"):
+            scaler.inverse_transform(np.full((2, 5), 3e38, dtype=np.float32))
+        # float32 data on a scale whose reciprocal float32 cannot hold.
+        out = MedianHeuristicScaler().fit(X * 1e-300).transform(X32 * 1e-300)
+        assert out.dtype == np.float32 and np.all(np.isfinite(out))
+
+
+@pytest.mark.parametrize(
+    "build, name",
+    [
+        (lambda: make_random_features_baseline(n_components=True), "n_components"),
+        (lambda: make_random_features_baseline(degree=True), "degree"),
+        (lambda: make_kernel_ridge_baseline(degree=True), "degree"),
+        (lambda: KernelMemoryGuard(n_components=True).fit(np.eye(3)), "n_components"),
+        (lambda: KernelMemoryGuard(degree=np.True_).fit(np.eye(3)), "degree"),
+        (lambda: MedianHeuristicScaler(max_samples=True).fit(np.eye(3)), "max_samples"),
+    ],
+)
+def test_integer_parameters_refuse_bools(build, name):
+    with pytest.raises(InvalidParameterError, match=f"'{name}' parameter"):
+        build()

@@ -167,6 +167,7 @@ def test_without_matplotlib(tmp_path, capsys, monkeypatch):
         ["--noise", "-0.1"],
         ["--link", "relu"],
         ["--repeats", "0"],
+        ["--repeats", "1000000000"],
         ["--n-jobs", "0"],
         ["--seed", "-1"],
         ["--max-fit-seconds", "0"],

@@ -172,3 +172,52 @@ def test_exact_fit_warns_about_degenerate_interval():
     with pytest.warns(UserWarning, match="degenerate"):
         fit = fit_power_law([10, 100], [1.0, 0.1], random_state=0)
     assert fit.exponent == pytest.approx(-1.0)
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32])
+def test_out_of_range_seed_names_random_state(seed):
+    n, errors = _synthetic()
+    with pytest.raises(
+        ValueError, match=r"random_state must be None, an int in \[0, 2\*\*32 - 1\]"
+    ):
+        fit_power_law(n, errors, random_state=seed)
+
+
+@pytest.mark.parametrize("seed", ["a", 1.5, True])
+def test_random_state_of_the_wrong_type(seed):
+    n, errors = _synthetic()
+    with pytest.raises(TypeError, match="random_state must be None, an int"):
+        fit_power_law(n, errors, random_state=seed)
+
+
+def test_accepts_a_generator_and_keeps_int_seeds():
+    n, errors = _synthetic()
+    a = fit_power_law(n, errors, random_state=np.random.default_rng(0))
+    b = fit_power_law(n, errors, random_state=np.random.default_rng(0))
+    assert a == b
+    assert a.exponent_ci[0] < -0.5 < a.exponent_ci[1]
+    floor = fit_power_law(
+        n, errors, floor=True, n_bootstrap=20, random_state=np.random.default_rng(1)
+    )
+    assert floor.n_bootstrap == 20
+    # An int seed draws from RandomState(seed), as before Generators were taken.
+    assert fit_power_law(n, errors, random_state=3) == fit_power_law(
+        n, errors, random_state=np.random.RandomState(3)
+    )
+
+
+@pytest.mark.parametrize(
+    "value, match",
+    [
+        (None, "n_samples must be numbers"),
+        ("a", "n_samples must be numbers"),
+        (["1", 2], "n_samples must be numbers"),
+        (True, "bools are not sample sizes"),
+        ([True, False], "bools, which are not sample sizes"),
+        (1 + 2j, "n_samples must be numbers"),
+    ],
+)
+def test_predict_refuses_non_numbers(value, match):
+    fit = fit_power_law(*_synthetic(), n_bootstrap=0)
+    with pytest.raises(TypeError, match=match):
+        fit.predict(value)

@@ -47,11 +47,13 @@ from sklearn_hierspectral import (
     make_random_features_baseline,
     match_directions,
     principal_cosines,
+    recovery_cos2,
     recovery_report,
+    recovery_study,
     scaling_study,
     summarize_study,
 )
-from sklearn_hierspectral import _memory
+from sklearn_hierspectral import _memory, _study
 
 R = HierarchicalSpectralRegressor
 T = HierarchicalSpectralTransformer
@@ -917,8 +919,15 @@ def test_recovery_report_bad_input(fitted, dataset):
         recovery_report(fitted, HierarchicalTargetDataset(7, random_state=0))
     with pytest.raises(TypeError, match=r"HierarchicalTargetDataset"):
         recovery_report(fitted, None)
-    with pytest.raises(ValueError, match=r"no learned quadratic features"):
+    with pytest.raises(NotFittedError, match=r"not fitted yet"):
         recovery_report(R(), dataset)
+    with pytest.raises(NotFittedError, match=r"not fitted yet"):
+        recovery_cos2(R(), dataset)
+    assert recovery_cos2(Ridge(), dataset) is None  # a baseline: no features
+    for bad in (None, "matrices", np.full((1, 6, 6), None)):
+        for function in (direction_cos2, match_directions, principal_cosines):
+            with pytest.raises(TypeError, match=r"learned_matrices must"):
+                function(bad, dataset.latent_matrices)
     with pytest.raises(ValueError, match=r"no learned quadratic features"):
         recovery_report(Ridge().fit(np.ones((3, 6)), np.arange(3.0)), dataset)
     for threshold in (1.0, -0.1, np.nan, "0.5"):
@@ -1070,6 +1079,8 @@ def test_displays_bad_input(study, dataset, fitted):
         for cos2 in (1.5, -0.2, np.inf):
             with pytest.raises(ValueError, match=r"squared cosines, which lie in \[0, 1\]"):
                 RecoveryDisplay(n_samples=sizes, cos2=np.full((3, 2), cos2)).plot()
+        with pytest.raises(ValueError, match=r"range beyond the float limit"):
+            SpectrumDisplay(eigenvalues=np.array([1e308, -1e308])).plot()
         # NaN marks a missing run; rounding just beyond [0, 1] is clipped.
         RecoveryDisplay(
             n_samples=sizes, cos2=[[np.nan, 0.2], [0.5, 1.0 + 1e-12], [-1e-12, 0.9]]
@@ -1111,6 +1122,11 @@ def test_scaling_study_bad_input(dataset):
         ({"skip": 5}, TypeError, "skip"),
         ({"random_state": -1}, ValueError, "random_state"),
         ({"recovery_threshold": np.nan}, ValueError, "recovery_threshold"),
+        # The cell list alone would exhaust the memory.
+        ({"n_repeats": 10**9}, ValueError, r"2,000,000,000 cells, more than 1,000,000"),
+        ({"backend": 5}, TypeError, r"backend must be None, the name of a joblib backend"),
+        ({"n_jobs": 0}, ValueError, r"n_jobs must be None"),
+        ({"n_jobs": 2.5}, ValueError, r"n_jobs must be None"),
     ]:
         with pytest.raises(exc, match=match):
             study(**kwargs)
@@ -1162,6 +1178,28 @@ def test_scaling_study_records_non_finite_predictions_as_errors(dataset, value, 
     assert broken["reason"].str.contains(reason).all()
     assert broken["test_nmse"].isna().all()
     assert (table.loc[table["estimator"] == "ridge", "status"] == "ok").all()
+
+
+def test_scaling_study_starts_at_most_one_worker_per_cell(dataset, monkeypatch):
+    # n_jobs=1000 on two cells started 1000 loky workers (117 s).
+    seen = []
+    real = _study._parallel_results
+
+    def spy(parallel_kwargs, tasks):
+        seen.append(parallel_kwargs["n_jobs"])
+        return real(parallel_kwargs, tasks)
+
+    monkeypatch.setattr(_study, "_parallel_results", spy)
+    table = scaling_study(
+        {"ridge": Ridge()}, dataset, [50, 100], n_repeats=1, test_size=50,
+        progress=False, n_jobs=1000, backend="threading",
+    )
+    assert seen == [2] and (table["status"] == "ok").all()
+
+
+def test_recovery_study_refuses_absurd_repeats(dataset):
+    with pytest.raises(ValueError, match=r"cells, more than 1,000,000"):
+        recovery_study(R(), dataset, [200], n_repeats=10**9, progress=False)
 
 
 def test_scaling_study_refuses_bad_completed_and_on_cell(dataset):
@@ -1439,3 +1477,41 @@ def test_dask_bad_inputs_are_clear(dask_cluster):
     model = R(n_components=1, random_state=0).fit(X, y)
     with pytest.raises(ValueError, match=r"expecting 3 features"):
         model.predict(X[:, :2])
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_dask_degenerate_shapes_and_predict_inputs(Estimator):
+    # No cluster: the default threaded scheduler computes the checks.
+    da = pytest.importorskip("dask.array")
+    rng = np.random.default_rng(0)
+    X = da.from_array(rng.standard_normal((400, 5)), chunks=(100, 5))
+    y = da.from_array(rng.standard_normal(400), chunks=100)
+    with pytest.raises(ValueError, match=r"0 sample\(s\) and 5 feature\(s\).*minimum of 2"):
+        Estimator(n_components=0).fit(X[:0], y[:0])
+    with pytest.raises(ValueError, match=r"1 sample\(s\).*minimum of 2 sample"):
+        Estimator(n_components=1).fit(X[:1], y[:1])
+    with pytest.raises(ValueError, match=r"400 sample\(s\) and 0 feature\(s\)"):
+        Estimator(n_components=0).fit(X[:, :0], y)
+    model = Estimator(n_components=2, random_state=0).fit(X, y)
+    method = model.predict if Estimator is R else model.transform
+    X_nan = X.copy()
+    X_nan[3, 1] = np.nan
+    with pytest.raises(ValueError, match=r"Input X contains NaN or infinity"):
+        method(X_nan).compute()
+    with pytest.raises(ValueError, match=r"Expected a 2-D Dask array .* got 1 dimension"):
+        method(X[:, 0])
+    with pytest.raises(ValueError, match=r"got 3 dimension"):
+        method(X[:, :, None])
+    with pytest.raises(TypeError, match=r"real numbers"):
+        method(X.astype(complex))
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_set_output_pandas_applies_to_transform(Estimator, data):
+    X, y = data
+    model = Estimator(n_components=2, random_state=0).set_output(transform="pandas")
+    frame = pd.DataFrame(X, columns=list("abcd"))
+    model.fit(frame, y)
+    for H in (model.transform(frame), model.fit_transform(frame, y)):
+        assert isinstance(H, pd.DataFrame)
+        assert list(H.columns) == list(model.get_feature_names_out())
