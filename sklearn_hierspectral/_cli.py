@@ -255,7 +255,7 @@ def build_parser():
             "Run a scaling study: test error against training-set size of the "
             "layer-wise spectral learner and shallow kernel baselines on a "
             "hierarchical target, with power-law fits next to the theory's "
-            "exponent. Without arguments, the default study (about 2-3 minutes "
+            "exponent. Without arguments, the default study (about 1 minute "
             "on 2 cores) writes results.csv, summary.json and scaling.png into "
             f"./{DEFAULT_OUTPUT}/."
         ),
