@@ -184,6 +184,19 @@ def resolve_deflation(deflate, n_features, n_folds):
     return deflate
 
 
+def _refuse_over_budget(needed, message):
+    """Raise :class:`MemoryBudgetError` *before* allocating ``needed`` bytes
+    when that is more than 80% of the available memory; ``message(needed,
+    available)`` (both formatted) says what needs it and what to do."""
+    available = available_memory_bytes()
+    if available is not None and needed > 0.8 * available:
+        raise MemoryBudgetError(
+            message(format_bytes(needed), format_bytes(available)),
+            required_bytes=int(min(needed, 2**63 - 1)),
+            available_bytes=available,
+        )
+
+
 def check_least_squares_deflation_memory(n_features, n_folds):
     """Refuse deflate='least-squares' before allocating its Gram matrices.
 
@@ -192,18 +205,16 @@ def check_least_squares_deflation_memory(n_features, n_folds):
     eigendecomposition.
     """
     n_coef = 1 + n_features + n_hermite_features(n_features)
-    needed = 8.0 * n_coef**2 * (n_folds + 2)
-    available = available_memory_bytes()
-    if available is not None and needed > 0.8 * available:
-        raise MemoryBudgetError(
-            f"deflate='least-squares' needs {format_bytes(needed)} for Gram matrices "
-            f"of the {n_coef} low-degree features [1, x, Z] of d = {n_features} inputs, "
-            f"but only {format_bytes(available)} is available. Use deflate='moment' "
-            "(no Gram matrix) or deflate=True, which picks it when the least-squares "
-            "deflation does not fit.",
-            required_bytes=int(min(needed, 2**63 - 1)),
-            available_bytes=available,
-        )
+    _refuse_over_budget(
+        8.0 * n_coef**2 * (n_folds + 2),
+        lambda needed, available: (
+            f"deflate='least-squares' needs {needed} for Gram matrices of the "
+            f"{n_coef} low-degree features [1, x, Z] of d = {n_features} inputs, but "
+            f"only {available} is available. Use deflate='moment' (no Gram matrix) "
+            "or deflate=True, which picks it when the least-squares deflation does "
+            "not fit."
+        ),
+    )
 
 
 def resolve_solver(solver, n_features, n_folds):
@@ -332,19 +343,17 @@ def dense_memory_bytes(n_features, n_folds):
 
 
 def check_dense_memory(n_features, n_folds):
-    needed = dense_memory_bytes(n_features, n_folds)
-    available = available_memory_bytes()
-    if available is not None and needed > 0.8 * available:
-        D = n_hermite_features(n_features)
-        raise MemoryBudgetError(
-            f"The dense layer-1 solver needs {format_bytes(needed)} for "
-            f"{n_folds} D x D matrices with D = d(d+1)/2 = {D}, but only "
-            f"{format_bytes(available)} is available. Reduce n_features (for example "
-            "with a projection before this step), use an integer n_components "
-            "(one matrix instead of one per fold), or run on a larger machine.",
-            required_bytes=needed,
-            available_bytes=available,
-        )
+    D = n_hermite_features(n_features)
+    _refuse_over_budget(
+        dense_memory_bytes(n_features, n_folds),
+        lambda needed, available: (
+            f"The dense layer-1 solver needs {needed} for {n_folds} D x D matrices "
+            f"with D = d(d+1)/2 = {D}, but only {available} is available. Reduce "
+            "n_features (for example with a projection before this step), use an "
+            "integer n_components (one matrix instead of one per fold), or run on a "
+            "larger machine."
+        ),
+    )
 
 
 def matrix_free_memory_bytes(n_features, n_folds, block_size):
@@ -363,19 +372,17 @@ def matrix_free_memory_bytes(n_features, n_folds, block_size):
 
 
 def check_matrix_free_memory(n_features, n_folds, block_size):
-    needed = matrix_free_memory_bytes(n_features, n_folds, block_size)
-    available = available_memory_bytes()
-    if available is not None and needed > 0.8 * available:
-        raise MemoryBudgetError(
-            f"The matrix-free layer-1 solver needs about {format_bytes(needed)} for "
-            f"its Krylov blocks of D = d(d+1)/2 = {n_hermite_features(n_features)}-long "
-            f"vectors with d = {n_features}, but only {format_bytes(available)} is "
-            "available. Reduce n_features (for example with a projection before this "
-            "step), use a smaller max_components or an integer n_components, or run "
-            "on a larger machine.",
-            required_bytes=needed,
-            available_bytes=available,
-        )
+    _refuse_over_budget(
+        matrix_free_memory_bytes(n_features, n_folds, block_size),
+        lambda needed, available: (
+            f"The matrix-free layer-1 solver needs about {needed} for its Krylov "
+            f"blocks of D = d(d+1)/2 = {n_hermite_features(n_features)}-long vectors "
+            f"with d = {n_features}, but only {available} is available. Reduce "
+            "n_features (for example with a projection before this step), use a "
+            "smaller max_components or an integer n_components, or run on a larger "
+            "machine."
+        ),
+    )
 
 
 def spectral_matrices(samples, n_groups):
