@@ -363,14 +363,6 @@ def _cos2_in_original_coordinates(fit, mixing, true):
     return (learned @ true) ** 2 / (learned @ learned)
 
 
-def _cos2_in_original_coordinates(fit, mixing, true):
-    # x_pre = S^T (x_mixed - mean) with x_mixed = mixing^T x, so the learned form
-    # in the original coordinates is mixing S A S^T mixing^T.
-    S = fit.standardizer.linear_map()
-    learned = sym_to_vec(mixing @ S @ fit.components[0] @ S.T @ mixing.T)
-    return (learned @ true) ** 2 / (learned @ learned)
-
-
 def test_whitening_undoes_a_linear_mixing():
     rng = np.random.default_rng(10)
     dataset = HierarchicalTargetDataset(8, n_latent=1, random_state=0)
