@@ -496,7 +496,7 @@ def _load_previous_cells(output):
     """
     import pandas as pd
 
-    from ._study import STUDY_COLUMNS
+    from ._study import STUDY_COLUMNS, _completed_rows
 
     columns = list(STUDY_COLUMNS[:-1])
     partial = output / PARTIAL_FILE
@@ -507,7 +507,15 @@ def _load_previous_cells(output):
         elif (output / "results.csv").exists() and (output / "summary.json").exists():
             source = output / "results.csv"
             summary = json.loads((output / "summary.json").read_text())
-            fingerprints = (summary.get("config") or {}).get("fingerprints") or {}
+            config = summary.get("config") if isinstance(summary, dict) else None
+            fingerprints = config.get("fingerprints") if isinstance(config, dict) else None
+            if not isinstance(fingerprints, dict) or not all(
+                isinstance(value, str) for value in fingerprints.values()
+            ):
+                raise ValueError(
+                    "summary.json has no config.fingerprints mapping estimator names "
+                    "to their fingerprints"
+                )
             cells = pd.read_csv(source, keep_default_na=False, na_values=[""])
             cells["config"] = cells["estimator"].astype(str).map(fingerprints).fillna("")
         else:
@@ -534,6 +542,15 @@ def _load_previous_cells(output):
     for text in ("estimator", "status", "reason", "config"):
         column = cells[text].astype(object)
         cells[text] = column.where(column.notna(), "").astype(str)
+    try:
+        # The checks of scaling_study's completed rows, before any fit: a
+        # damaged file must not cost a study and then fail at the end.
+        _completed_rows(cells[columns])
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"--resume: {source.name} in {str(output)!r} is damaged "
+            f"({' '.join(str(exc).split())}); pass --overwrite to start over"
+        ) from None
     return cells
 
 

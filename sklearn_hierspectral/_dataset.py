@@ -33,7 +33,13 @@ def _seed_sequence(random_state):
     if isinstance(random_state, np.random.Generator):
         return np.random.SeedSequence(int(random_state.integers(2**63 - 1)))
     if isinstance(random_state, np.random.SeedSequence):
-        return random_state
+        # A copy: spawning advances a SeedSequence, so the caller's object
+        # would give another target (or sample) the next time it is passed.
+        return np.random.SeedSequence(
+            random_state.entropy,
+            spawn_key=random_state.spawn_key,
+            pool_size=random_state.pool_size,
+        )
     raise TypeError(
         "random_state must be None, a non-negative int, a numpy RandomState or "
         f"Generator; got {type(random_state).__name__}."
@@ -59,6 +65,17 @@ def _check_real(name, value, minimum):
 def _check_theory_n_samples(n_samples):
     """``n_samples`` of the theory methods: positive finite number(s)."""
     values = np.asarray(n_samples)
+    if values.dtype.kind == "O" and isinstance(n_samples, numbers.Integral):
+        # A Python int beyond int64 (10**20 is one): fine as a float, unless
+        # it is beyond the float range too (10**400).
+        try:
+            n_samples = float(n_samples)
+        except OverflowError:
+            raise ValueError(
+                f"n_samples is an integer of {len(str(abs(n_samples)))} digits, beyond "
+                "the float range of the theory's formulas (about 1.8e308)."
+            ) from None
+        values = np.asarray(n_samples)
     if values.dtype == bool or values.dtype.kind not in "iuf":
         raise TypeError(
             "n_samples must be a positive number or an array of positive numbers; "
@@ -364,8 +381,8 @@ class HierarchicalTargetDataset:
             raise ValueError(
                 f"The {what} overflow {values.dtype} for {n_bad} of {values.shape[0]} "
                 "input rows: the target is of degree 4 in x, so inputs far from the "
-                "unit scale of N(0, I) do not fit. Pass inputs of moderate size, or "
-                "float64 instead of float32."
+                "unit scale of N(0, I) do not fit. Pass inputs of moderate size"
+                + (", or float64 instead of float32." if values.dtype == np.float32 else ".")
             )
 
     def target(self, X):
@@ -393,7 +410,8 @@ class HierarchicalTargetDataset:
         if stage == "noise":
             raise ValueError(
                 f"Adding the label noise (noise={self.noise:g}) overflows {y.dtype} for "
-                f"{count}. Use a smaller noise, or float64."
+                f"{count}. Use a smaller noise"
+                + (", or float64." if y.dtype == np.float32 else ".")
             )
         if callable(self.link):
             kinds = "NaN" if np.all(np.isnan(y[~finite])) else "NaN or infinity"

@@ -473,12 +473,21 @@ def fit_power_law(
         theta = _fit_floor(x, y, scale, _floor_starts(x, y, scale))
         if theta is None:  # pragma: no cover - least_squares is robust here
             raise RuntimeError("The floor fit did not converge from any start.")
-        estimate = np.array(
-            [theta[1], np.exp(theta[0] + log_unit), theta[2] * scale * np.exp(log_unit)]
-        )
+        with np.errstate(over="ignore", under="ignore"):
+            estimate = np.array(
+                [theta[1], np.exp(theta[0] + log_unit), theta[2] * scale * np.exp(log_unit)]
+            )
     else:
         slope, intercept = _ols(x, y)
-        estimate = np.array([slope, np.exp(intercept)])
+        with np.errstate(over="ignore", under="ignore"):
+            estimate = np.array([slope, np.exp(intercept)])
+    if not np.all(np.isfinite(estimate)):
+        raise ValueError(
+            f"The fitted power law has exponent {estimate[0]:.4g} and a prefactor "
+            "beyond the float range: the errors change by far more decades than the "
+            "sample sizes, which no power law over this range describes. Check the "
+            "errors, or restrict n_range."
+        )
 
     intervals = [None, None, None]
     n_valid = 0
@@ -501,11 +510,13 @@ def fit_power_law(
                     continue
                 theta_b = _fit_floor(xb, yb, scale, [theta])
                 if theta_b is not None:
-                    replicates[b] = (
-                        theta_b[1],
-                        np.exp(theta_b[0] + log_unit),
-                        theta_b[2] * scale * np.exp(log_unit),
-                    )
+                    # A replicate whose prefactor overflows is left out below.
+                    with np.errstate(over="ignore", under="ignore"):
+                        replicates[b] = (
+                            theta_b[1],
+                            np.exp(theta_b[0] + log_unit),
+                            theta_b[2] * scale * np.exp(log_unit),
+                        )
         else:
             replicates = np.empty((n_bootstrap, 2))
             chunk = max(1, _CHUNK_ELEMENTS // n_points)
@@ -513,7 +524,8 @@ def fit_power_law(
                 rows = idx[start : start + chunk]
                 slope_b, intercept_b = _ols_batch(x[rows], y[rows])
                 replicates[start : start + chunk, 0] = slope_b
-                replicates[start : start + chunk, 1] = np.exp(intercept_b)
+                with np.errstate(over="ignore", under="ignore"):
+                    replicates[start : start + chunk, 1] = np.exp(intercept_b)
         valid = np.all(np.isfinite(replicates), axis=1)
         n_valid = int(valid.sum())
         if all(len(group) == 1 for group in groups) and n.size <= min_sizes:

@@ -161,6 +161,15 @@ def _moments(X, batch_size):
     # Adding the lanes' sums may overflow too (handled as above).
     with np.errstate(over="ignore", invalid="ignore"):
         total, value_range = run_pass([X], add_sum, init_sum, batch_size)
+    # Only reachable when the caller's validation skipped the finiteness
+    # check (scikit-learn's assume_finite=True); the range holds them, and
+    # the centred products below would be NaN.
+    if not (np.all(np.isfinite(value_range.low)) and np.all(np.isfinite(value_range.high))):
+        name = "y" if vector else "X"
+        raise ValueError(
+            f"Input {name} contains NaN or infinity (not checked under "
+            "scikit-learn's assume_finite=True); remove or impute those rows."
+        )
     unit = _power_of_two_scale(value_range.low, value_range.high)
     inverse = 1.0 / unit
     with np.errstate(over="ignore", invalid="ignore"):

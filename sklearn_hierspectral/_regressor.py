@@ -258,7 +258,7 @@ class HierarchicalSpectralRegressor(RegressorMixin, TransformerMixin, _BaseHiera
         check_is_fitted(self)
         if is_dask_collection(X):
             return self._map_chunks(X, self._predict_validated, None)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], order="C", reset=False)
         return self._predict_validated(X)
 
     def _predict_validated(self, X):

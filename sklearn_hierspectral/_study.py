@@ -33,6 +33,7 @@ from sklearn.utils import check_random_state
 from threadpoolctl import threadpool_limits
 
 from ._dataset import _seed_sequence
+from ._memory import MemoryBudgetError
 from ._recovery import RECOVERY_THRESHOLD, n_recovered, recovery_cos2
 from ._validation import check_results_table
 
@@ -376,10 +377,17 @@ def _test_nmse(y_pred, y_test):
             f"predict returned {int(np.sum(~finite))} non-finite value(s) "
             f"(NaN or infinity) of {y_pred.size}."
         )
-    variance = float(np.var(y_test))
+    with np.errstate(over="ignore", invalid="ignore"):
+        variance = float(np.var(y_test))
+    if not np.isfinite(variance):
+        raise ValueError(
+            "The variance of the test targets overflows float64 (values up to "
+            f"{float(np.max(np.abs(y_test))):.3g}): the NMSE is undefined. Use a "
+            "dataset with a smaller noise or link output."
+        )
     if not variance > 0:
         raise ValueError("The test targets are constant: the NMSE is undefined.")
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):
         nmse = float(np.mean((y_pred - y_test) ** 2)) / variance
     if not np.isfinite(nmse):
         raise ValueError(
@@ -957,6 +965,18 @@ def _completed_rows(completed):
                 f"completed row {index} has status {row['status']!r}; a cell's status "
                 f"is one of {_CELL_STATUSES}."
             )
+        if row["status"] == "ok" and not (
+            math.isfinite(row["test_nmse"]) and row["test_nmse"] >= 0
+        ):
+            raise ValueError(
+                f"completed row {index} is 'ok' with a test_nmse of {row['test_nmse']!r}; "
+                "an ok cell has a finite NMSE >= 0 (drop the row to run it again)."
+            )
+        if row["n_samples"] < 1 or row["repeat"] < 0:
+            raise ValueError(
+                f"completed row {index} has n_samples={row['n_samples']} and "
+                f"repeat={row['repeat']}; sizes are >= 1 and repeats >= 0."
+            )
         reason = row["reason"]
         row["reason"] = "" if reason is None or (
             isinstance(reason, float) and math.isnan(reason)
@@ -1170,6 +1190,13 @@ def summarize_study(
             raise ValueError(
                 f"results[{column!r}] must hold numbers; got dtype {results[column].dtype}."
             )
+    sizes = results["n_samples"].to_numpy(float)
+    bad = ~np.isfinite(sizes) | (sizes <= 0)
+    if np.any(bad):
+        raise ValueError(
+            f"results['n_samples'] must be positive sample sizes; got {sizes[bad][0]:g} "
+            f"in {int(bad.sum())} row(s)."
+        )
     status = (
         results["status"].astype(str)
         if "status" in results.columns
@@ -1249,17 +1276,30 @@ def summarize_study(
                     stacklevel=2,
                 )
             else:
-                fit = fit_power_law(
-                    sizes,
-                    positive["test_nmse"].to_numpy(float),
-                    n_range=n_range,
-                    n_bootstrap=n_bootstrap,
-                    random_state=random_state,
-                )
-                record["exponent"] = fit.exponent
-                record["prefactor"] = fit.prefactor
-                if fit.exponent_ci is not None:
-                    record["exponent_low"], record["exponent_high"] = fit.exponent_ci
+                try:
+                    fit = fit_power_law(
+                        sizes,
+                        positive["test_nmse"].to_numpy(float),
+                        n_range=n_range,
+                        n_bootstrap=n_bootstrap,
+                        random_state=random_state,
+                    )
+                except MemoryBudgetError:
+                    raise
+                except ValueError as exc:
+                    # The parameters were checked above and the errors are
+                    # finite and positive: what is left is data no power law
+                    # fits (a prefactor beyond the float range). One
+                    # estimator's table must not sink the whole summary.
+                    warnings.warn(
+                        f"No scaling exponent for {name!r}: {exc}", UserWarning, stacklevel=2
+                    )
+                    fit = None
+                if fit is not None:
+                    record["exponent"] = fit.exponent
+                    record["prefactor"] = fit.prefactor
+                    if fit.exponent_ci is not None:
+                        record["exponent_low"], record["exponent_high"] = fit.exponent_ci
         records.append(record)
     # Columns and dtypes given explicitly so that a table without rows gives
     # an empty summary of the same shape.
@@ -1337,9 +1377,12 @@ def _run_recovery_cell(
                 lambda: dataset.sample(test_size, random_state=test_seed),
             )
             y_pred = np.asarray(model.predict(X_test), dtype=float).reshape(-1)
-            variance = float(np.var(y_test))
-            mse = float(np.mean((y_pred - y_test) ** 2))
-            cell["test_nmse"] = mse / variance if variance > 0 else math.nan
+            try:
+                cell["test_nmse"] = _test_nmse(y_pred, y_test)
+            except ValueError as exc:
+                # The recovery (cos2) stands; only the error is missing, and
+                # the reason says why instead of a bare NaN.
+                cell["reason"] = _one_line(f"no test NMSE: {exc}")
     except MemoryError as exc:
         cell.update(
             status="skipped",
@@ -1501,7 +1544,9 @@ def recovery_study(
         - ``n_components`` (float): the fitted ``n_components_``;
         - ``n_recovered`` (float): the number of recovered directions;
         - ``test_nmse`` (float): the normalised test error (NaN when
-          ``test_size`` is None);
+          ``test_size`` is None, or when it is undefined, e.g. predictions
+          that are not finite: ``reason`` then says why, and the recovery
+          values stand);
         - ``fit_seconds`` (float);
         - ``status`` (str): 'ok', 'skipped' or 'error', and ``reason`` (str).
 

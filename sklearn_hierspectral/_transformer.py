@@ -103,6 +103,9 @@ class _BaseHierarchicalSpectral(BaseEstimator):
                 X,
                 y,
                 dtype=[np.float64, np.float32],
+                # Row batches of a C array are contiguous, and the products
+                # of a Fortran copy round differently: same data, same fit.
+                order="C",
                 y_numeric=True,
                 # 'auto' gets its own message below, which says why cv rows.
                 ensure_min_samples=1 if self.n_components == "auto" else 2,
@@ -111,8 +114,8 @@ class _BaseHierarchicalSpectral(BaseEstimator):
             # so a None in it arrives here as NaN.
             if not np.all(np.isfinite(y)):
                 raise ValueError(
-                    "Input y contains NaN (a missing value, e.g. None in an object "
-                    "array); drop or impute those rows before fitting."
+                    "Input y contains NaN or infinity (a missing value, e.g. None in "
+                    "an object array); drop or impute those rows before fitting."
                 )
         n_samples, n_features = X.shape
         D = n_hermite_features(n_features)
@@ -225,7 +228,7 @@ class _BaseHierarchicalSpectral(BaseEstimator):
         check_is_fitted(self)
         if is_dask_collection(X):
             return self._map_chunks(X, self._learned_features, self.n_components_)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], order="C", reset=False)
         return self._learned_features(X)
 
     def _map_chunks(self, X, function, n_outputs):

@@ -409,3 +409,44 @@ def test_resume_with_parallel_workers(tmp_path, capsys, uninterrupted):
     assert summary["resume"]["resumed_cells"] == 8
     resumed = read(output / "results.csv")
     pd.testing.assert_frame_equal(resumed[COMPARED], uninterrupted[COMPARED])
+
+
+@pytest.mark.parametrize("summary", ["[]", "1", "NaN", '{"config": {"fingerprints": [1, 2]}}',
+                                     '{"config": 3}'])
+def test_resume_refuses_a_summary_of_the_wrong_shape(tmp_path, capsys, summary):
+    output = tmp_path / "study"
+    assert run(capsys, *STUDY, "--output", str(output))[0] == 0
+    (output / "summary.json").write_text(summary)
+    before = (output / "results.csv").read_bytes()
+    status, _, err = run(capsys, *STUDY, "--output", str(output), "--resume")
+    assert status == 2
+    assert "cannot read the earlier results" in one_line_error(err)
+    assert (output / "results.csv").read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "column, value, message",
+    [
+        ("repeat", "", r"repeat of nan"),
+        ("repeat", "1.5", r"repeat of 1.5"),
+        ("test_nmse", "abc", r"test_nmse of 'abc'"),
+        ("test_nmse", "nan", r"'ok' with a test_nmse of nan"),
+        ("test_nmse", "inf", r"'ok' with a test_nmse of inf"),
+        ("test_nmse", "-5", r"'ok' with a test_nmse of -5"),
+        ("n_components", "many", r"n_components of 'many'"),
+    ],
+)
+def test_resume_refuses_a_damaged_partial_file_before_any_fit(
+    tmp_path, capsys, monkeypatch, column, value, message
+):
+    output = tmp_path / "study"
+    interrupt_after(monkeypatch, capsys, output, n_done=4)
+    partial = pd.read_csv(output / PARTIAL_FILE, keep_default_na=False, dtype=str)
+    partial.loc[1, column] = value
+    partial.to_csv(output / PARTIAL_FILE, index=False)
+    counter = CellCounter(monkeypatch)
+    status, _, err = run(capsys, *STUDY, "--output", str(output), "--resume")
+    assert status == 2, err
+    assert "is damaged" in err and "--overwrite" in err and "Traceback" not in err
+    assert re.search(message, err), err
+    assert counter.calls == []

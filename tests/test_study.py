@@ -474,7 +474,7 @@ def test_summarize_study_errors_are_not_too_few_sizes():
     # Only "fewer than two sizes" means a NaN exponent; a broken table or an
     # absurd n_bootstrap is an error, not a silent NaN.
     results = synthetic_results()
-    with pytest.raises(ValueError, match="n_samples must be positive"):
+    with pytest.raises(ValueError, match=r"n_samples'\] must be positive sample sizes"):
         summarize_study(results.assign(n_samples=-results["n_samples"]), n_bootstrap=0)
     with pytest.raises(MemoryBudgetError):
         summarize_study(results, n_bootstrap=10**15)
