@@ -811,7 +811,14 @@ class MedianHeuristicScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
             median = float(np.median(positive)) if positive.size else 0.0
         with np.errstate(over="ignore", under="ignore"):
             self.median_sq_distance_ = float(np.float64(median) * unit * unit)
-        self.scale_ = unit * math.sqrt(median) if median > 0.0 else 1.0
+        scale = unit * math.sqrt(median) if median > 0.0 else 1.0
+        if not math.isfinite(scale):
+            raise ValueError(
+                "The median distance between the rows of X overflows float64 (values "
+                "near the float limit of 1.8e308). Rescale X (divide it by its largest "
+                "magnitude) before fitting."
+            )
+        self.scale_ = scale
         return self
 
     def transform(self, X):
@@ -1092,7 +1099,8 @@ def make_random_features_baseline(
     degree : int, default=4
         Degree of the polynomial kernel ('poly_sketch' only).
     coef0 : float, default=1.0
-        Constant term of the polynomial kernel ('poly_sketch' only).
+        Constant term of the polynomial kernel ('poly_sketch' only; >= 0,
+        since the sketch uses its square root).
     alpha : float, default=1e-3
         Penalty of the :class:`~sklearn.linear_model.Ridge` readout.
     random_state : int, RandomState instance or None, default=None
@@ -1142,6 +1150,13 @@ def make_random_features_baseline(
     >>> bool(r2 > 0.9)
     True
     """
+    if method == "poly_sketch" and coef0 < 0:
+        # The count sketch appends sqrt(coef0) as a feature: NaN for coef0 < 0,
+        # which Ridge then reported as NaN in the user's X.
+        raise ValueError(
+            f"coef0 must be >= 0 for method='poly_sketch' (the sketch uses "
+            f"sqrt(coef0)); got {coef0}."
+        )
     if gamma == "median":
         median_step = MedianHeuristicScaler(random_state=random_state)
         map_gamma = 1.0

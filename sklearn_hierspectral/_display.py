@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from ._powerlaw import fit_power_law
+from ._powerlaw import PowerLawFit, fit_power_law
 from ._validation import check_bool, check_results_table
 from ._recovery import (
     RECOVERY_THRESHOLD,
@@ -45,6 +45,40 @@ def _check_ax(ax):
         raise TypeError(
             f"ax must be a matplotlib Axes or None; got {type(ax).__name__}."
         )
+    if getattr(ax, "name", "rectilinear") != "rectilinear":
+        raise TypeError(
+            f"ax must be a rectilinear (2-D Cartesian) Axes, for log-scaled axes; "
+            f"got a {ax.name!r} projection."
+        )
+
+
+def _real_array(name, values):
+    """``values`` as a float array; complex or non-numeric values are a
+    TypeError (numpy would drop an imaginary part with a warning)."""
+    try:
+        array = np.asarray(values)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be an array of real numbers.") from None
+    if array.dtype.kind == "c":
+        raise TypeError(f"{name} must hold real numbers; got complex values.")
+    try:
+        return array.astype(float)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{name} must hold real numbers; got dtype {array.dtype}."
+        ) from None
+
+
+def _finite_thresholds(dataset):
+    """The dataset's per-direction thresholds that are finite: an infinite
+    one is a direction the theory never recovers, with no place on an axis."""
+    thresholds = np.asarray(dataset.threshold_samples(), dtype=float)
+    return np.where(np.isfinite(thresholds), thresholds, np.nan)
+
+
+def _has_alpha_scale(dataset):
+    """alpha = log n / log d needs d >= 2 (log 1 = 0)."""
+    return dataset is not None and int(dataset.n_features) >= 2
 
 
 #: What the theory overlays read from a dataset.
@@ -288,6 +322,13 @@ class ScalingLawDisplay:
         ax.set_xscale("log")
         ax.set_yscale("log")
         fits = self.fits or {}
+        if not isinstance(fits, Mapping) or not all(
+            fit is None or isinstance(fit, PowerLawFit) for fit in fits.values()
+        ):
+            raise TypeError(
+                "fits must be None or a dict mapping estimator names to PowerLawFit "
+                "(or None), as fit_power_law returns them."
+            )
 
         self.lines_, self.bands_, self.fit_lines_ = {}, {}, {}
         data_n = []
@@ -343,7 +384,7 @@ class ScalingLawDisplay:
         self.alpha_axis_ = None
         if self.dataset is not None and show_theory:
             self._plot_theory(ax, data_n, theory_kwargs)
-        if self.dataset is not None and alpha_axis:
+        if _has_alpha_scale(self.dataset) and alpha_axis:
             self.alpha_axis_ = _add_alpha_axis(ax, self.dataset.n_features)
 
         ax.set_xlabel("Training samples $n$")
@@ -366,7 +407,8 @@ class ScalingLawDisplay:
 
     def _plot_theory(self, ax, data_n, theory_kwargs):
         dataset = self.dataset
-        thresholds = np.sort(np.asarray(dataset.threshold_samples(), dtype=float))
+        thresholds = _finite_thresholds(dataset)
+        thresholds = np.sort(thresholds[np.isfinite(thresholds)])
         # Cover both the data and the thresholds, with a margin on each side.
         extent = np.concatenate([thresholds, *data_n])
         grid = np.geomspace(extent.min() / 2.0, extent.max() * 2.0, _THEORY_GRID_POINTS)
@@ -733,6 +775,10 @@ _RECOVERY_CENTERS = ("mean", "median")
 _RECOVERY_BANDS = ("minmax", "iqr", "std", None)
 _X_SCALES = ("n_samples", "alpha")
 
+#: A histogram of a spectrum with more bins than this is a typo (bins=10**9
+#: was killed for its memory); D = d(d+1)/2 eigenvalues need far fewer.
+_MAX_BINS = 100_000
+
 
 def _direction_colors(n_directions):
     """One colour per latent direction, the same in every recovery display.
@@ -972,6 +1018,19 @@ class RecoveryDisplay:
             raise ValueError(
                 "x='alpha' needs the dataset (its n_features gives log d)."
             )
+        if x == "alpha" and not _has_alpha_scale(self.dataset):
+            raise ValueError(
+                "x='alpha' needs n_features >= 2: alpha = log n / log d and log 1 = 0."
+            )
+        threshold = self.threshold
+        if (
+            isinstance(threshold, (bool, np.bool_))
+            or not isinstance(threshold, numbers.Real)
+            or not 0.0 <= threshold < 1.0
+        ):
+            raise ValueError(
+                f"threshold must be a number in [0, 1) (a cos^2 level); got {threshold!r}."
+            )
         n, cos2, counts, directions = self._checked_runs(kind)
         if ax is None:
             _, ax = plt.subplots(figsize=(8.0, 4.5), layout="constrained")
@@ -996,7 +1055,7 @@ class RecoveryDisplay:
 
         if x == "n_samples":
             ax.set_xlabel("Training samples $n$")
-            if self.dataset is not None and alpha_axis:
+            if _has_alpha_scale(self.dataset) and alpha_axis:
                 self.alpha_axis_ = _add_alpha_axis(ax, self.dataset.n_features)
         else:
             ax.set_xlabel(
@@ -1012,14 +1071,14 @@ class RecoveryDisplay:
         return self
 
     def _checked_runs(self, kind):
-        n = np.asarray(self.n_samples, dtype=float).ravel()
+        n = _real_array("n_samples", self.n_samples).ravel()
         if n.size == 0:
             raise ValueError("There are no runs to plot (n_samples is empty).")
         if np.any(~np.isfinite(n) | (n <= 0)):
             raise ValueError("n_samples must be positive and finite.")
         cos2 = directions = None
         if self.cos2 is not None:
-            cos2 = np.asarray(self.cos2, dtype=float)
+            cos2 = _real_array("cos2", self.cos2)
             if cos2.ndim == 1:
                 cos2 = cos2[:, np.newaxis]
             if cos2.ndim != 2 or cos2.shape[0] != n.size:
@@ -1040,28 +1099,50 @@ class RecoveryDisplay:
             if self.directions is None:
                 directions = np.arange(cos2.shape[1])
             else:
-                directions = np.asarray(self.directions, dtype=int).ravel()
-                if directions.size != cos2.shape[1]:
-                    raise ValueError(
-                        f"directions has {directions.size} entries but cos2 has "
-                        f"{cos2.shape[1]} columns."
-                    )
+                directions = self._checked_directions(cos2.shape[1])
         if kind == "directions" and cos2 is None:
             raise ValueError(
                 "kind='directions' needs the per-direction cos2; only "
                 "kind='staircase' can be drawn from recovered counts alone."
             )
         if self.n_recovered is not None:
-            counts = np.asarray(self.n_recovered, dtype=float).ravel()
+            counts = _real_array("n_recovered", self.n_recovered).ravel()
             if counts.size != n.size:
                 raise ValueError(
                     f"n_recovered has {counts.size} entries but n_samples has {n.size}."
+                )
+            if not np.all(np.isfinite(counts) & (counts >= 0) & (counts <= 1e9)):
+                raise ValueError(
+                    "n_recovered must hold counts of recovered directions: finite "
+                    "numbers >= 0."
                 )
         elif cos2 is not None:
             counts = np.sum(cos2 > self.threshold, axis=1).astype(float)
         else:
             raise ValueError("Give cos2 or n_recovered.")
         return n, cos2, counts, directions
+
+    def _checked_directions(self, n_columns):
+        """Indices of the true directions of the columns of cos2, checked
+        before they size a colour table (an index of 10**12 did)."""
+        values = _real_array("directions", self.directions).ravel()
+        if values.size != n_columns:
+            raise ValueError(
+                f"directions has {values.size} entries but cos2 has {n_columns} columns."
+            )
+        limit = int(self.dataset.n_latent) if self.dataset is not None else 10_000
+        valid = np.isfinite(values) & (values == np.round(values)) & (values >= 0)
+        valid &= values < limit
+        if not np.all(valid):
+            where = (
+                f"the dataset's n_latent = {limit}" if self.dataset is not None
+                else f"{limit} without a dataset"
+            )
+            raise ValueError(
+                "directions must be integer indices of true directions, >= 0 and below "
+                f"{where}; got {values[~valid][0]!r}."
+            )
+        return values.astype(int)
 
     def _to_x(self, n, x):
         if x == "n_samples":
@@ -1088,7 +1169,7 @@ class RecoveryDisplay:
         weights = thresholds = None
         if dataset is not None:
             weights = np.asarray(dataset.weights, dtype=float)
-            thresholds = np.asarray(dataset.threshold_samples(), dtype=float)
+            thresholds = _finite_thresholds(dataset)
         for column, direction in enumerate(directions):
             color = colors[direction]
             label = f"direction {direction}"
@@ -1105,7 +1186,12 @@ class RecoveryDisplay:
                     np.clip(high[:, column], 0.0, 1.0),
                     **_merge(band_defaults, band_kwargs),
                 )
-            if show_thresholds and thresholds is not None and direction < thresholds.size:
+            if (
+                show_thresholds
+                and thresholds is not None
+                and direction < thresholds.size
+                and np.isfinite(thresholds[direction])
+            ):
                 position = self._to_x(thresholds[direction], x)
                 self.threshold_lines_[int(direction)] = ax.axvline(
                     position,
@@ -1159,7 +1245,8 @@ class RecoveryDisplay:
         top = np.nanmax(counts) if counts.size else 0
         dataset = self.dataset
         if dataset is not None and show_theory:
-            thresholds = np.asarray(dataset.threshold_samples(), dtype=float)
+            thresholds = _finite_thresholds(dataset)
+            thresholds = thresholds[np.isfinite(thresholds)]
             extent = np.concatenate([n, thresholds])
             grid = np.geomspace(extent.min() / 1.5, extent.max() * 1.5, _THEORY_GRID_POINTS)
             # The exact jump positions, so that every step sits where it should.
@@ -1389,9 +1476,14 @@ def _spectrum_bins(eigenvalues, bins, edge):
     width = float(np.min(np.diff(base)))
     if not width > 0:
         return base
-    width = edge / np.ceil(edge / width)
-    low = np.floor(eigenvalues.min() / width - 1e-9)
-    high = np.ceil(eigenvalues.max() / width + 1e-9)
+    # An edge of 1e-320 against a width of 1: the ratios overflow, and so
+    # many bins would be absurd anyway; numpy's bins then stand.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        width = edge / np.ceil(edge / width)
+        low = np.floor(eigenvalues.min() / width - 1e-9)
+        high = np.ceil(eigenvalues.max() / width + 1e-9)
+    if not (np.isfinite(low) and np.isfinite(high) and width > 0):
+        return base
     if high - low > 4 * base.size + 10:  # far more bins than asked: keep numpy's
         return base
     return width * np.arange(low, max(high, low + 1) + 1)
@@ -1544,10 +1636,11 @@ class SpectrumDisplay:
         _check_ax(ax)
         from matplotlib.lines import Line2D
 
-        eigenvalues = np.asarray(self.eigenvalues, dtype=float).ravel()
+        eigenvalues = _real_array("eigenvalues", self.eigenvalues).ravel()
         eigenvalues = eigenvalues[np.isfinite(eigenvalues)]
         if eigenvalues.size == 0:
             raise ValueError("There are no finite eigenvalues to plot.")
+        self._check_spectrum_arguments(bins)
         with np.errstate(over="ignore"):
             spread = float(eigenvalues.max()) - float(eigenvalues.min())
         if not np.isfinite(spread):
@@ -1632,6 +1725,43 @@ class SpectrumDisplay:
         self.ax_ = ax
         self.figure_ = ax.figure
         return self
+
+    def _check_spectrum_arguments(self, bins):
+        """Refuse, before drawing, what would fail deep in numpy or matplotlib."""
+        n_components = self.n_components
+        if n_components is not None and (
+            isinstance(n_components, (bool, np.bool_))
+            or not isinstance(n_components, numbers.Real)
+            or not np.isfinite(n_components)
+            or n_components < 0
+            or n_components != int(n_components)
+        ):
+            raise ValueError(
+                f"n_components must be None or an integer >= 0; got {n_components!r}."
+            )
+        if isinstance(bins, (bool, np.bool_)):
+            raise TypeError(f"bins must be an int, a str or a sequence of edges; got {bins!r}.")
+        if isinstance(bins, numbers.Integral) and not 1 <= bins <= _MAX_BINS:
+            raise ValueError(f"bins must be between 1 and {_MAX_BINS:,}; got {bins}.")
+        if not isinstance(bins, (str, numbers.Integral)):
+            edges = _real_array("bins", bins).ravel()
+            if edges.size < 2 or edges.size > _MAX_BINS + 1:
+                raise ValueError(
+                    f"bins as a sequence needs 2 to {_MAX_BINS + 1:,} edges; got {edges.size}."
+                )
+        lengths = {}
+        for name in ("spikes", "matched_eigenvalues", "matched_cos2"):
+            value = getattr(self, name)
+            if value is not None:
+                lengths[name] = _real_array(name, value).ravel().size
+        if "matched_cos2" in lengths and "matched_eigenvalues" in lengths and (
+            lengths["matched_cos2"] != lengths["matched_eigenvalues"]
+        ):
+            raise ValueError(
+                "matched_cos2 and matched_eigenvalues must have one entry per true "
+                f"direction; got {lengths['matched_cos2']} and "
+                f"{lengths['matched_eigenvalues']}."
+            )
 
     def _plot_directions(self, ax, Line2D):
         spikes = None if self.spikes is None else np.asarray(self.spikes, float).ravel()

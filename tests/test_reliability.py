@@ -1611,3 +1611,88 @@ def test_power_law_beyond_the_float_range_is_an_error_not_inf():
             summary = summarize_study(table, n_bootstrap=50)
     assert np.isnan(summary.loc["wild", "exponent"])
     assert summary.loc["fine", "exponent"] == pytest.approx(-1.0)
+
+
+def test_display_arguments_are_checked_before_drawing(dataset):
+    # Third battery: a direction index of 10**12 sized a colour table
+    # (7 TiB), thresholds and counts were not checked, hand-made fits and
+    # polar axes failed inside matplotlib, infinite thresholds broke the
+    # theory overlays, and d = 1 divided by log 1.
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = [100, 100, 1000, 1000]
+    cos2 = [[0.1], [0.2], [0.8], [0.9]]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            for directions, match in (([10**12], "below 10000"), ([np.nan], "got"), ([-1], "got")):
+                with pytest.raises(ValueError, match=r"directions must be integer indices"):
+                    RecoveryDisplay(n_samples=sizes, cos2=cos2, directions=directions).plot()
+            with pytest.raises(ValueError, match=r"below the dataset's n_latent = 2"):
+                RecoveryDisplay(
+                    n_samples=sizes, cos2=cos2, directions=[5], dataset=dataset
+                ).plot()
+            table = pd.DataFrame(
+                {"n_samples": [100, 1000], "repeat": 0, "direction": [10**6] * 2, "cos2": [0.1, 0.9]}
+            )
+            with pytest.raises(ValueError, match=r"directions must be integer indices"):
+                RecoveryDisplay.from_study(table)
+            for threshold in (-1, np.nan, 1.5, True, "0.5", [0.5]):
+                with pytest.raises(ValueError, match=r"threshold must be a number in \[0, 1\)"):
+                    RecoveryDisplay(n_samples=sizes, cos2=cos2, threshold=threshold).plot(
+                        kind="staircase"
+                    )
+            for counts in ([np.nan] * 2, [np.inf] * 2, [-5, -5]):
+                with pytest.raises(ValueError, match=r"n_recovered must hold counts"):
+                    RecoveryDisplay(n_samples=[100, 1000], n_recovered=counts).plot(
+                        kind="staircase"
+                    )
+            with pytest.raises(TypeError, match=r"cos2 must hold real numbers; got complex"):
+                RecoveryDisplay(n_samples=[100, 1000], cos2=np.array([[0.1], [0.2]]) + 1j).plot()
+            curve = {"n_samples": {"a": [100, 300, 1000]}, "errors": {"a": [0.5, 0.3, 0.2]}}
+            for fits in ([1], {"a": "x"}):
+                with pytest.raises(TypeError, match=r"fits must be None or a dict"):
+                    ScalingLawDisplay(**curve, fits=fits).plot()
+            with pytest.raises(TypeError, match=r"rectilinear .* got a 'polar' projection"):
+                ScalingLawDisplay(**curve).plot(ax=plt.figure().add_subplot(projection="polar"))
+            # Infinite thresholds (decay 1000): drawn without them.
+            steep = HierarchicalTargetDataset(10, n_latent=3, decay=1000, random_state=0)
+            assert not np.all(np.isfinite(steep.threshold_samples()))
+            ScalingLawDisplay(**curve, dataset=steep).plot()
+            RecoveryDisplay(n_samples=[100, 1000], cos2=[[0.1] * 3] * 2, dataset=steep).plot()
+            RecoveryDisplay(
+                n_samples=[100, 1000], cos2=[[0.1] * 3] * 2, dataset=steep
+            ).plot(kind="staircase")
+            # d = 1 has no alpha scale: no top axis, and x='alpha' is refused.
+            flat = HierarchicalTargetDataset(1, random_state=0)
+            display = ScalingLawDisplay(**curve, dataset=flat).plot(show_theory=False)
+            assert display.alpha_axis_ is None
+            with pytest.raises(ValueError, match=r"x='alpha' needs n_features >= 2"):
+                RecoveryDisplay(n_samples=[100, 1000], n_recovered=[0, 1], dataset=flat).plot(
+                    kind="staircase", x="alpha"
+                )
+            spectrum = np.r_[1.5, -0.9, np.linspace(-0.2, 0.2, 50)]
+            for kwargs, match in (
+                ({"matched_eigenvalues": [1.5, -0.9], "matched_cos2": [0.9]}, "one entry per"),
+                ({"n_components": np.inf}, "n_components must be None or an integer"),
+                ({"n_components": -1}, "n_components must be None or an integer"),
+            ):
+                with pytest.raises(ValueError, match=match):
+                    SpectrumDisplay(eigenvalues=spectrum, **kwargs).plot()
+            for bins, match in (([0.0], "2 to 100,001 edges"), (10**9, "between 1 and 100,000")):
+                with pytest.raises(ValueError, match=match):
+                    SpectrumDisplay(eigenvalues=spectrum).plot(bins=bins)
+            SpectrumDisplay(eigenvalues=spectrum, noise_edge=1e-320).plot()
+    finally:
+        plt.close("all")
+
+
+def test_baselines_third_battery():
+    with pytest.raises(ValueError, match=r"median distance between the rows of X overflows"):
+        MedianHeuristicScaler().fit(np.array([[1e308], [-1e308]]))
+    with pytest.raises(ValueError, match=r"coef0 must be >= 0 for method='poly_sketch'"):
+        make_random_features_baseline("poly_sketch", coef0=-1)
