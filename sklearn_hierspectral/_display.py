@@ -299,6 +299,10 @@ class ScalingLawDisplay:
             The display, with ``ax_``, ``figure_`` and the artists set.
         """
         plt = _import_pyplot()
+        for name, flag in (
+            ("show_fits", show_fits), ("show_theory", show_theory), ("alpha_axis", alpha_axis)
+        ):
+            check_bool(name, flag)
         _check_ax(ax)
         _check_dataset(self.dataset)
         for name, value in (("n_samples", self.n_samples), ("errors", self.errors)):
@@ -711,8 +715,11 @@ show_theory, alpha_axis, line_kwargs, band_kwargs, theory_kwargs, legend
                     f"scoring={scoring!r} needs the target variance to normalise "
                     f"the MSE; pass y_variance=np.var(y) (got {y_variance!r})."
                 )
-            mse = -scores if scoring == "neg_mean_squared_error" else scores**2
-            nmse = mse / y_variance
+            # Overflowing ratios become inf, which the plot leaves out with a
+            # warning that says so (as for any non-finite error).
+            with np.errstate(over="ignore"):
+                mse = -scores if scoring == "neg_mean_squared_error" else scores**2
+                nmse = mse / y_variance
         n = np.repeat(train_sizes, scores.shape[1])
         n_samples = {estimator_name: n}
         errors = {estimator_name: nmse.ravel()}
@@ -1002,6 +1009,11 @@ class RecoveryDisplay:
         display : RecoveryDisplay
         """
         plt = _import_pyplot("RecoveryDisplay")
+        for name, flag in (
+            ("show_thresholds", show_thresholds), ("show_theory", show_theory),
+            ("alpha_axis", alpha_axis),
+        ):
+            check_bool(name, flag)
         _check_ax(ax)
         _check_dataset(self.dataset, ("n_features", "n_latent", "threshold_samples"))
         if kind not in _RECOVERY_KINDS:
@@ -1633,6 +1645,11 @@ class SpectrumDisplay:
         display : SpectrumDisplay
         """
         plt = _import_pyplot("SpectrumDisplay")
+        for name, flag in (
+            ("show_edge", show_edge), ("show_components", show_components),
+            ("show_directions", show_directions),
+        ):
+            check_bool(name, flag)
         _check_ax(ax)
         from matplotlib.lines import Line2D
 

@@ -44,7 +44,7 @@ def check_results_table(results, producer="scaling_study"):
     import pandas as pd
 
     if isinstance(results, pd.DataFrame):
-        return results
+        return _check_table_columns(results)
     expected = (
         f"results must be the DataFrame returned by {producer} (or its rows as a "
         "list of dicts)"
@@ -55,11 +55,29 @@ def check_results_table(results, producer="scaling_study"):
         ) else ""
         raise TypeError(f"{expected}; got {type(results).__name__}{hint}.")
     try:
-        return pd.DataFrame(results)
+        table = pd.DataFrame(results)
     except (TypeError, ValueError) as error:
         raise TypeError(
             f"{expected}; {type(results).__name__} does not convert to one: {error}"
         ) from None
+    return _check_table_columns(table)
+
+
+def _check_table_columns(table):
+    """Refuse duplicated columns and unnamed rows, which pandas turns into
+    obscure errors (a 2-D 'column') or silently dropped rows (NaN names)."""
+    duplicated = table.columns[table.columns.duplicated()]
+    if len(duplicated):
+        raise ValueError(
+            f"results has duplicate column(s) {sorted(map(str, set(duplicated)))}; "
+            "keep one of each."
+        )
+    if "estimator" in table.columns and table["estimator"].isna().any():
+        raise ValueError(
+            f"results has {int(table['estimator'].isna().sum())} row(s) without an "
+            "estimator name; name them or drop them."
+        )
+    return table
 
 
 def check_bool(name, value):

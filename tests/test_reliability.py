@@ -1696,3 +1696,31 @@ def test_baselines_third_battery():
         MedianHeuristicScaler().fit(np.array([[1e308], [-1e308]]))
     with pytest.raises(ValueError, match=r"coef0 must be >= 0 for method='poly_sketch'"):
         make_random_features_baseline("poly_sketch", coef0=-1)
+
+
+def test_display_flags_and_tables_are_checked():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    table = pd.DataFrame({"estimator": "a", "n_samples": [100, 1000], "test_nmse": [0.5, 0.2]})
+    try:
+        with pytest.raises(TypeError, match=r"show_theory must be True or False; got 'no'"):
+            ScalingLawDisplay(
+                n_samples={"a": [100, 1000]}, errors={"a": [0.5, 0.2]}
+            ).plot(show_theory="no")
+        with pytest.raises(TypeError, match=r"show_thresholds must be True or False"):
+            RecoveryDisplay(n_samples=[100, 1000], cos2=[[0.1], [0.9]]).plot(show_thresholds=1)
+        with pytest.raises(TypeError, match=r"show_edge must be True or False"):
+            SpectrumDisplay(eigenvalues=np.linspace(-1, 1, 20)).plot(show_edge="yes")
+        duplicated = pd.concat([table, table[["test_nmse"]]], axis=1)
+        unnamed = table.assign(estimator=np.nan)
+        for function in (ScalingLawDisplay.from_study, summarize_study):
+            with pytest.raises(ValueError, match=r"duplicate column\(s\) \['test_nmse'\]"):
+                function(duplicated)
+            with pytest.raises(ValueError, match=r"2 row\(s\) without an estimator name"):
+                function(unnamed)
+    finally:
+        plt.close("all")
