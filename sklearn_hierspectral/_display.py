@@ -1,5 +1,6 @@
 """Scaling-law plots: error against sample size on log-log axes, with theory."""
 
+import functools
 import numbers
 import warnings
 from collections.abc import Mapping
@@ -67,6 +68,25 @@ def _real_array(name, values):
         raise TypeError(
             f"{name} must hold real numbers; got dtype {array.dtype}."
         ) from None
+
+
+def _keyword_errors_as_type_errors(plot):
+    """matplotlib answers a misspelt keyword in ``*_kwargs`` (``colour``) with
+    an AttributeError; a wrong argument is a TypeError in Python's terms."""
+
+    @functools.wraps(plot)
+    def wrapper(*args, **kwargs):
+        try:
+            return plot(*args, **kwargs)
+        except AttributeError as error:
+            if "unexpected keyword argument" not in str(error):
+                raise
+            raise TypeError(
+                f"{error}; check the keyword arguments passed to plot (line_kwargs, "
+                "band_kwargs, theory_kwargs, hist_kwargs), which go to matplotlib."
+            ) from error
+
+    return wrapper
 
 
 def _finite_thresholds(dataset):
@@ -247,6 +267,7 @@ class ScalingLawDisplay:
         self.error_name = error_name
 
     # ------------------------------------------------------------------ plot
+    @_keyword_errors_as_type_errors
     def plot(
         self,
         ax=None,
@@ -337,8 +358,8 @@ class ScalingLawDisplay:
         self.lines_, self.bands_, self.fit_lines_ = {}, {}, {}
         data_n = []
         for name in self.n_samples:
-            n = np.asarray(self.n_samples[name], dtype=float).ravel()
-            errors = np.asarray(self.errors[name], dtype=float).ravel()
+            n = _real_array(f"n_samples[{name!r}]", self.n_samples[name]).ravel()
+            errors = _real_array(f"errors[{name!r}]", self.errors[name]).ravel()
             if n.shape != errors.shape:
                 raise ValueError(
                     f"Estimator {name!r} has {n.size} sample sizes but "
@@ -552,7 +573,9 @@ band_kwargs, theory_kwargs, legend
                 "DataFrame of scaling_study."
             )
         for column in ("n_samples", "test_nmse"):
-            if not pd.api.types.is_numeric_dtype(results[column]):
+            if not pd.api.types.is_numeric_dtype(results[column]) or (
+                pd.api.types.is_complex_dtype(results[column])
+            ):
                 raise ValueError(
                     f"results[{column!r}] must hold numbers; got dtype "
                     f"{results[column].dtype}."
@@ -679,8 +702,8 @@ show_theory, alpha_axis, line_kwargs, band_kwargs, theory_kwargs, legend
             raise ValueError(f"scoring must be one of {_SCORINGS}; got {scoring!r}.")
         fit = check_bool("fit", fit)
         try:
-            train_sizes = np.asarray(train_sizes, dtype=float)
-            scores = np.asarray(test_scores, dtype=float)
+            train_sizes = _real_array("train_sizes", train_sizes)
+            scores = _real_array("test_scores", test_scores)
         except (TypeError, ValueError):
             raise TypeError(
                 "train_sizes and test_scores must be arrays of numbers, the first and "
@@ -953,6 +976,7 @@ class RecoveryDisplay:
         self.directions = directions
 
     # ------------------------------------------------------------------ plot
+    @_keyword_errors_as_type_errors
     def plot(
         self,
         ax=None,
@@ -1015,7 +1039,9 @@ class RecoveryDisplay:
         ):
             check_bool(name, flag)
         _check_ax(ax)
-        _check_dataset(self.dataset, ("n_features", "n_latent", "threshold_samples"))
+        _check_dataset(
+            self.dataset, ("n_features", "n_latent", "threshold_samples", "weights")
+        )
         if kind not in _RECOVERY_KINDS:
             raise ValueError(f"kind must be one of {_RECOVERY_KINDS}; got {kind!r}.")
         if x not in _X_SCALES:
@@ -1604,6 +1630,7 @@ class SpectrumDisplay:
         self.matched_eigenvalues = matched_eigenvalues
         self.matched_cos2 = matched_cos2
 
+    @_keyword_errors_as_type_errors
     def plot(
         self,
         ax=None,

@@ -1724,3 +1724,31 @@ def test_display_flags_and_tables_are_checked():
                 function(unnamed)
     finally:
         plt.close("all")
+
+
+def test_display_keyword_and_complex_errors_are_type_errors():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curve = {"n_samples": {"a": [100, 300, 1000]}, "errors": {"a": [0.5, 0.3, 0.2]}}
+    try:
+        with pytest.raises(TypeError, match=r"unexpected keyword argument 'colour'.*line_kwargs"):
+            ScalingLawDisplay(**curve).plot(line_kwargs={"colour": "red"})
+        with pytest.raises(TypeError, match=r"unexpected keyword argument 'colour'"):
+            SpectrumDisplay(eigenvalues=np.linspace(-1, 1, 20)).plot(hist_kwargs={"colour": 1})
+        with pytest.raises(TypeError, match=r"got complex values"):
+            ScalingLawDisplay(
+                n_samples={"a": [100, 300]}, errors={"a": np.array([0.5, 0.3]) + 1j}
+            ).plot()
+        with pytest.raises(TypeError, match=r"arrays of numbers"):
+            ScalingLawDisplay.from_learning_curve([40, 80], np.full((2, 3), 0.5) + 1j)
+        table = pd.DataFrame(
+            {"estimator": "a", "n_samples": [100, 1000], "test_nmse": np.array([0.5, 0.2]) + 1j}
+        )
+        with pytest.raises(ValueError, match=r"results\['test_nmse'\] must hold numbers"):
+            ScalingLawDisplay.from_study(table)
+    finally:
+        plt.close("all")
