@@ -37,10 +37,9 @@ from sklearn.utils.random import sample_without_replacement
 from sklearn.utils.validation import FLOAT_DTYPES, check_is_fitted
 
 from ._memory import MemoryBudgetError
-from ._validation import validate_data
+from ._validation import IntegerInterval, validate_data
 from ._memory import available_memory as _available_memory_bytes
 from ._memory import format_bytes as _format_gb
-from ._transformer import _IntegerInterval
 
 __all__ = [
     "KernelMemoryGuard",
@@ -260,10 +259,12 @@ def _check_squares_representable(X):
     else:
         if X.size == 0:
             return
-        magnitude = np.abs(X).max(axis=0).astype(np.float64)
+        # From the column maxima and minima: no |X| copy of the whole input.
+        highs, lows = X.max(axis=0), X.min(axis=0)
+        magnitude = np.maximum(np.abs(highs), np.abs(lows)).astype(np.float64)
         column = int(np.argmax(magnitude))
         largest = float(magnitude[column])
-        varying = X.max(axis=0) != X.min(axis=0)
+        varying = highs != lows
         varying_tiny = varying & (magnitude < _TINY_COLUMN)
     # n x^2 must stay below the float64 maximum (StandardScaler's variance
     # sums n squares; a kernel sums d of them).
@@ -413,8 +414,8 @@ class KernelMemoryGuard(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "method": [StrOptions(set(_METHOD_DESCRIPTIONS))],
-        "n_components": [_IntegerInterval(Integral, 1, None, closed="left")],
-        "degree": [_IntegerInterval(Integral, 1, None, closed="left")],
+        "n_components": [IntegerInterval(Integral, 1, None, closed="left")],
+        "degree": [IntegerInterval(Integral, 1, None, closed="left")],
         "max_memory_bytes": [Interval(Real, 0, None, closed="left"), None],
     }
 
@@ -755,7 +756,7 @@ class MedianHeuristicScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
     """
 
     _parameter_constraints: dict = {
-        "max_samples": [_IntegerInterval(Integral, 2, None, closed="left")],
+        "max_samples": [IntegerInterval(Integral, 2, None, closed="left")],
         "random_state": ["random_state"],
     }
 
@@ -885,7 +886,7 @@ class MedianHeuristicScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
             Interval(Real, 0, None, closed="neither"),
             None,
         ],
-        "degree": [_IntegerInterval(Integral, 1, None, closed="left")],
+        "degree": [IntegerInterval(Integral, 1, None, closed="left")],
         "coef0": [Interval(Real, None, None, closed="neither")],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "max_memory_bytes": [Interval(Real, 0, None, closed="left"), None],
@@ -1032,9 +1033,9 @@ _FEATURE_STEPS = {
 @validate_params(
     {
         "method": [StrOptions(set(_FEATURE_STEPS))],
-        "n_components": [_IntegerInterval(Integral, 1, None, closed="left")],
+        "n_components": [IntegerInterval(Integral, 1, None, closed="left")],
         "gamma": [StrOptions({"median"}), Interval(Real, 0, None, closed="neither")],
-        "degree": [_IntegerInterval(Integral, 1, None, closed="left")],
+        "degree": [IntegerInterval(Integral, 1, None, closed="left")],
         "coef0": [Interval(Real, None, None, closed="neither")],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],

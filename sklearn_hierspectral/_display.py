@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ._powerlaw import PowerLawFit, fit_power_law
-from ._validation import check_bool, check_results_table
+from ._validation import as_real_array, check_bool, check_results_table, check_study_table
 from ._recovery import (
     RECOVERY_THRESHOLD,
     _locate_quadratic_step,
@@ -51,23 +51,6 @@ def _check_ax(ax):
             f"ax must be a rectilinear (2-D Cartesian) Axes, for log-scaled axes; "
             f"got a {ax.name!r} projection."
         )
-
-
-def _real_array(name, values):
-    """``values`` as a float array; complex or non-numeric values are a
-    TypeError (numpy would drop an imaginary part with a warning)."""
-    try:
-        array = np.asarray(values)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be an array of real numbers.") from None
-    if array.dtype.kind == "c":
-        raise TypeError(f"{name} must hold real numbers; got complex values.")
-    try:
-        return array.astype(float)
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"{name} must hold real numbers; got dtype {array.dtype}."
-        ) from None
 
 
 def _keyword_errors_as_type_errors(plot):
@@ -358,8 +341,8 @@ class ScalingLawDisplay:
         self.lines_, self.bands_, self.fit_lines_ = {}, {}, {}
         data_n = []
         for name in self.n_samples:
-            n = _real_array(f"n_samples[{name!r}]", self.n_samples[name]).ravel()
-            errors = _real_array(f"errors[{name!r}]", self.errors[name]).ravel()
+            n = as_real_array(f"n_samples[{name!r}]", self.n_samples[name]).ravel()
+            errors = as_real_array(f"errors[{name!r}]", self.errors[name]).ravel()
             if n.shape != errors.shape:
                 raise ValueError(
                     f"Estimator {name!r} has {n.size} sample sizes but "
@@ -564,22 +547,8 @@ band_kwargs, theory_kwargs, legend
         >>> display.ax_.get_xscale(), display.ax_.get_yscale()
         ('log', 'log')
         """
-        results = check_results_table(results)
+        results = check_study_table(results)
         fit = check_bool("fit", fit)
-        missing = {"estimator", "n_samples", "test_nmse"} - set(results.columns)
-        if missing:
-            raise ValueError(
-                f"results lacks the column(s) {sorted(missing)}; expected the "
-                "DataFrame of scaling_study."
-            )
-        for column in ("n_samples", "test_nmse"):
-            if not pd.api.types.is_numeric_dtype(results[column]) or (
-                pd.api.types.is_complex_dtype(results[column])
-            ):
-                raise ValueError(
-                    f"results[{column!r}] must hold numbers; got dtype "
-                    f"{results[column].dtype}."
-                )
         names = [str(name) for name in pd.unique(results["estimator"])]
         if "status" in results.columns:
             results = results[results["status"] == "ok"]
@@ -702,8 +671,8 @@ show_theory, alpha_axis, line_kwargs, band_kwargs, theory_kwargs, legend
             raise ValueError(f"scoring must be one of {_SCORINGS}; got {scoring!r}.")
         fit = check_bool("fit", fit)
         try:
-            train_sizes = _real_array("train_sizes", train_sizes)
-            scores = _real_array("test_scores", test_scores)
+            train_sizes = as_real_array("train_sizes", train_sizes)
+            scores = as_real_array("test_scores", test_scores)
         except (TypeError, ValueError):
             raise TypeError(
                 "train_sizes and test_scores must be arrays of numbers, the first and "
@@ -1109,14 +1078,14 @@ class RecoveryDisplay:
         return self
 
     def _checked_runs(self, kind):
-        n = _real_array("n_samples", self.n_samples).ravel()
+        n = as_real_array("n_samples", self.n_samples).ravel()
         if n.size == 0:
             raise ValueError("There are no runs to plot (n_samples is empty).")
         if np.any(~np.isfinite(n) | (n <= 0)):
             raise ValueError("n_samples must be positive and finite.")
         cos2 = directions = None
         if self.cos2 is not None:
-            cos2 = _real_array("cos2", self.cos2)
+            cos2 = as_real_array("cos2", self.cos2)
             if cos2.ndim == 1:
                 cos2 = cos2[:, np.newaxis]
             if cos2.ndim != 2 or cos2.shape[0] != n.size:
@@ -1144,7 +1113,7 @@ class RecoveryDisplay:
                 "kind='staircase' can be drawn from recovered counts alone."
             )
         if self.n_recovered is not None:
-            counts = _real_array("n_recovered", self.n_recovered).ravel()
+            counts = as_real_array("n_recovered", self.n_recovered).ravel()
             if counts.size != n.size:
                 raise ValueError(
                     f"n_recovered has {counts.size} entries but n_samples has {n.size}."
@@ -1163,7 +1132,7 @@ class RecoveryDisplay:
     def _checked_directions(self, n_columns):
         """Indices of the true directions of the columns of cos2, checked
         before they size a colour table (an index of 10**12 did)."""
-        values = _real_array("directions", self.directions).ravel()
+        values = as_real_array("directions", self.directions).ravel()
         if values.size != n_columns:
             raise ValueError(
                 f"directions has {values.size} entries but cos2 has {n_columns} columns."
@@ -1680,7 +1649,7 @@ class SpectrumDisplay:
         _check_ax(ax)
         from matplotlib.lines import Line2D
 
-        eigenvalues = _real_array("eigenvalues", self.eigenvalues).ravel()
+        eigenvalues = as_real_array("eigenvalues", self.eigenvalues).ravel()
         eigenvalues = eigenvalues[np.isfinite(eigenvalues)]
         if eigenvalues.size == 0:
             raise ValueError("There are no finite eigenvalues to plot.")
@@ -1788,7 +1757,7 @@ class SpectrumDisplay:
         if isinstance(bins, numbers.Integral) and not 1 <= bins <= _MAX_BINS:
             raise ValueError(f"bins must be between 1 and {_MAX_BINS:,}; got {bins}.")
         if not isinstance(bins, (str, numbers.Integral)):
-            edges = _real_array("bins", bins).ravel()
+            edges = as_real_array("bins", bins).ravel()
             if edges.size < 2 or edges.size > _MAX_BINS + 1:
                 raise ValueError(
                     f"bins as a sequence needs 2 to {_MAX_BINS + 1:,} edges; got {edges.size}."
@@ -1797,7 +1766,7 @@ class SpectrumDisplay:
         for name in ("spikes", "matched_eigenvalues", "matched_cos2"):
             value = getattr(self, name)
             if value is not None:
-                lengths[name] = _real_array(name, value).ravel().size
+                lengths[name] = as_real_array(name, value).ravel().size
         if "matched_cos2" in lengths and "matched_eigenvalues" in lengths and (
             lengths["matched_cos2"] != lengths["matched_eigenvalues"]
         ):

@@ -8,6 +8,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.utils.validation import check_is_fitted
 
 from ._hermite import sym_to_vec
+from ._validation import as_real_array
 
 #: A direction counts as recovered when this much of it lies in the learned span.
 RECOVERY_THRESHOLD = 0.5
@@ -129,7 +130,7 @@ def _unit_rows(vectors):
 
 
 def _as_real_array(name, values):
-    """``values`` as a float array, with TypeError for complex or non-numbers."""
+    """``values`` as a finite float array, with TypeError for non-numbers."""
     if values is None or isinstance(values, (str, bytes)):
         raise TypeError(f"{name} must be an array of real numbers; got {type(values).__name__}.")
     array = np.asarray(values)
@@ -139,12 +140,7 @@ def _as_real_array(name, values):
         array.dtype.kind == "O" and any(value is None for value in array.ravel())
     ):
         raise TypeError(f"{name} must hold real numbers; got dtype {array.dtype}.")
-    if array.dtype.kind == "c":
-        raise TypeError(f"{name} must hold real numbers; got complex values.")
-    try:
-        array = array.astype(float, copy=False)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must hold real numbers; got dtype {array.dtype}.") from None
+    array = as_real_array(name, array)
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name} contains NaN or infinity.")
     return array

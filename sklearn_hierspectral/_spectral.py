@@ -34,7 +34,7 @@ from ._hermite import (
     sym_to_vec,
     vec_to_sym,
 )
-from ._memory import MemoryBudgetError, available_memory_bytes, format_bytes
+from ._memory import available_memory_bytes, check_allocation
 from ._preprocessing import Standardizer, make_standardizer, target_scaling
 from ._passes import (
     map_in_threads,
@@ -184,19 +184,6 @@ def resolve_deflation(deflate, n_features, n_folds):
     return deflate
 
 
-def _refuse_over_budget(needed, message):
-    """Raise :class:`MemoryBudgetError` *before* allocating ``needed`` bytes
-    when that is more than 80% of the available memory; ``message(needed,
-    available)`` (both formatted) says what needs it and what to do."""
-    available = available_memory_bytes()
-    if available is not None and needed > 0.8 * available:
-        raise MemoryBudgetError(
-            message(format_bytes(needed), format_bytes(available)),
-            required_bytes=int(min(needed, 2**63 - 1)),
-            available_bytes=available,
-        )
-
-
 def check_least_squares_deflation_memory(n_features, n_folds):
     """Refuse deflate='least-squares' before allocating its Gram matrices.
 
@@ -205,15 +192,12 @@ def check_least_squares_deflation_memory(n_features, n_folds):
     eigendecomposition.
     """
     n_coef = 1 + n_features + n_hermite_features(n_features)
-    _refuse_over_budget(
+    check_allocation(
         8.0 * n_coef**2 * (n_folds + 2),
-        lambda needed, available: (
-            f"deflate='least-squares' needs {needed} for Gram matrices of the "
-            f"{n_coef} low-degree features [1, x, Z] of d = {n_features} inputs, but "
-            f"only {available} is available. Use deflate='moment' (no Gram matrix) "
-            "or deflate=True, which picks it when the least-squares deflation does "
-            "not fit."
-        ),
+        "deflate='least-squares'",
+        f"it holds Gram matrices of the {n_coef} low-degree features [1, x, Z] of "
+        f"d = {n_features} inputs: use deflate='moment' (no Gram matrix) or "
+        "deflate=True, which picks it when these do not fit",
     )
 
 
@@ -344,15 +328,12 @@ def dense_memory_bytes(n_features, n_folds):
 
 def check_dense_memory(n_features, n_folds):
     D = n_hermite_features(n_features)
-    _refuse_over_budget(
+    check_allocation(
         dense_memory_bytes(n_features, n_folds),
-        lambda needed, available: (
-            f"The dense layer-1 solver needs {needed} for {n_folds} D x D matrices "
-            f"with D = d(d+1)/2 = {D}, but only {available} is available. Reduce "
-            "n_features (for example with a projection before this step), use an "
-            "integer n_components (one matrix instead of one per fold), or run on a "
-            "larger machine."
-        ),
+        f"The dense layer-1 solver ({n_folds} D x D matrices with D = d(d+1)/2 = {D})",
+        "reduce n_features (for example with a projection before this step), use an "
+        "integer n_components (one matrix instead of one per fold), or run on a "
+        "larger machine",
     )
 
 
@@ -372,16 +353,13 @@ def matrix_free_memory_bytes(n_features, n_folds, block_size):
 
 
 def check_matrix_free_memory(n_features, n_folds, block_size):
-    _refuse_over_budget(
+    check_allocation(
         matrix_free_memory_bytes(n_features, n_folds, block_size),
-        lambda needed, available: (
-            f"The matrix-free layer-1 solver needs about {needed} for its Krylov "
-            f"blocks of D = d(d+1)/2 = {n_hermite_features(n_features)}-long vectors "
-            f"with d = {n_features}, but only {available} is available. Reduce "
-            "n_features (for example with a projection before this step), use a "
-            "smaller max_components or an integer n_components, or run on a larger "
-            "machine."
-        ),
+        f"The matrix-free layer-1 solver (Krylov blocks of D = d(d+1)/2 = "
+        f"{n_hermite_features(n_features)}-long vectors, d = {n_features})",
+        "reduce n_features (for example with a projection before this step), use a "
+        "smaller max_components or an integer n_components, or run on a larger "
+        "machine",
     )
 
 

@@ -35,7 +35,7 @@ from threadpoolctl import threadpool_limits
 from ._dataset import _seed_sequence
 from ._memory import MemoryBudgetError
 from ._recovery import RECOVERY_THRESHOLD, n_recovered, recovery_cos2
-from ._validation import check_results_table
+from ._validation import check_study_table
 
 __all__ = ["recovery_study", "scaling_study", "summarize_study"]
 
@@ -1176,20 +1176,7 @@ def summarize_study(
             "dataset must be the HierarchicalTargetDataset of the study, or None "
             f"(then the theory is read from results.attrs); got {type(dataset).__name__}."
         )
-    results = check_results_table(results)
-    missing = {"estimator", "n_samples", "test_nmse"} - set(results.columns)
-    if missing:
-        raise ValueError(
-            f"results lacks the column(s) {sorted(missing)}; expected the "
-            "DataFrame of scaling_study."
-        )
-    for column in ("n_samples", "test_nmse"):
-        if not pd.api.types.is_numeric_dtype(results[column]) or pd.api.types.is_bool_dtype(
-            results[column]
-        ):
-            raise ValueError(
-                f"results[{column!r}] must hold numbers; got dtype {results[column].dtype}."
-            )
+    results = check_study_table(results)
     sizes = results["n_samples"].to_numpy(float)
     bad = ~np.isfinite(sizes) | (sizes <= 0)
     if np.any(bad):

@@ -12,7 +12,7 @@ from ._hermite import n_hermite_features, quadratic_features
 from ._distributed import check_dask_fit_data
 from ._passes import batch_slices, blas_threads_for, is_dask_collection, resolve_batch_size
 from ._spectral import fit_layer1
-from ._validation import check_numeric_target, validate_data
+from ._validation import IntegerInterval, check_numeric_target, validate_data
 
 
 #: Highest degree of the link calibration polynomial. Monomials of the
@@ -22,30 +22,21 @@ from ._validation import check_numeric_target, validate_data
 MAX_LINK_DEGREE = 10
 
 
-class _IntegerInterval(Interval):
-    """An integer interval that refuses bools, which ``Integral`` admits."""
-
-    def is_satisfied_by(self, val):
-        if isinstance(val, (bool, np.bool_)):
-            return False
-        return super().is_satisfied_by(val)
-
-
 class _BaseHierarchicalSpectral(BaseEstimator):
     """Parameters, layer-1 fit and feature map shared by the two estimators."""
 
     _parameter_constraints: dict = {
-        "n_components": [_IntegerInterval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
-        "max_components": [_IntegerInterval(Integral, 1, None, closed="left")],
+        "n_components": [IntegerInterval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
+        "max_components": [IntegerInterval(Integral, 1, None, closed="left")],
         "deflate": ["boolean", StrOptions({"least-squares", "moment"})],
         "finite_size_correction": ["boolean"],
         "whiten": ["boolean"],
-        "cv": [_IntegerInterval(Integral, 2, None, closed="left")],
+        "cv": [IntegerInterval(Integral, 2, None, closed="left")],
         "readout": [StrOptions({"quadratic", "moment"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
-        "link_degree": [_IntegerInterval(Integral, 1, MAX_LINK_DEGREE, closed="both")],
+        "link_degree": [IntegerInterval(Integral, 1, MAX_LINK_DEGREE, closed="both")],
         "solver": [StrOptions({"auto", "dense", "matrix-free"})],
-        "batch_size": [_IntegerInterval(Integral, 1, None, closed="left"), None],
+        "batch_size": [IntegerInterval(Integral, 1, None, closed="left"), None],
         "precision": [StrOptions({"mixed", "double"})],
         "random_state": ["random_state"],
     }

@@ -1,7 +1,18 @@
 """Input checks shared by the estimators."""
 
 import numpy as np
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import validate_data as _sklearn_validate_data
+
+
+class IntegerInterval(Interval):
+    """An integer interval of ``_parameter_constraints`` that refuses bools,
+    which ``Integral`` admits (``n_components=True`` is never meant as 1)."""
+
+    def is_satisfied_by(self, val):
+        if isinstance(val, (bool, np.bool_)):
+            return False
+        return super().is_satisfied_by(val)
 
 
 def validate_data(*args, **kwargs):
@@ -14,6 +25,22 @@ def validate_data(*args, **kwargs):
     """
     with np.errstate(over="ignore", invalid="ignore"):
         return _sklearn_validate_data(*args, **kwargs)
+
+
+def as_real_array(name, values):
+    """``values`` as a float array; complex or non-numeric values are a
+    TypeError (numpy would drop an imaginary part with a warning, or raise
+    from deep inside a cast)."""
+    try:
+        array = np.asarray(values)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be an array of real numbers.") from None
+    if array.dtype.kind == "c":
+        raise TypeError(f"{name} must hold real numbers; got complex values.")
+    try:
+        return array.astype(float, copy=False)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must hold real numbers; got dtype {array.dtype}.") from None
 
 
 def check_numeric_target(y):
@@ -61,6 +88,30 @@ def check_results_table(results, producer="scaling_study"):
             f"{expected}; {type(results).__name__} does not convert to one: {error}"
         ) from None
     return _check_table_columns(table)
+
+
+def check_study_table(results):
+    """The table of :func:`scaling_study` (see :func:`check_results_table`),
+    with its columns ``estimator``, ``n_samples`` and ``test_nmse``, the last
+    two real numbers (not bools or complex)."""
+    import pandas as pd
+
+    results = check_results_table(results)
+    missing = {"estimator", "n_samples", "test_nmse"} - set(results.columns)
+    if missing:
+        raise ValueError(
+            f"results lacks the column(s) {sorted(missing)}; expected the "
+            "DataFrame of scaling_study."
+        )
+    for column in ("n_samples", "test_nmse"):
+        dtype = results[column].dtype
+        if (
+            not pd.api.types.is_numeric_dtype(dtype)
+            or pd.api.types.is_bool_dtype(dtype)
+            or pd.api.types.is_complex_dtype(dtype)
+        ):
+            raise ValueError(f"results[{column!r}] must hold numbers; got dtype {dtype}.")
+    return results
 
 
 def _check_table_columns(table):
